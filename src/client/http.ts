@@ -1,0 +1,572 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent, request } from "undici";
+import type { z } from "zod";
+import { USER_AGENT } from "../version.js";
+
+/** The three upstreams, named as in configuration. */
+export type Provider = "leadping" | "leadconnector" | "twosms";
+
+export type UpstreamErrorCode =
+  | "not_configured" // no credentials for this provider
+  | "auth_failed" // the token endpoint refused the client credentials
+  | "unauthorized" // 401
+  | "forbidden" // 403
+  | "not_found" // 404
+  | "rejected" // 400 / 409 / 422: the upstream refused the request's content
+  | "rate_limited" // 429
+  | "server_error" // 5xx
+  | "upstream_error" // an error reported inside a 2xx body (2SMS envelope)
+  | "http_error" // any other non-2xx status
+  | "bad_response" // a body that is not JSON or not the expected shape
+  | "too_large" // a body past the size cap
+  | "timeout" // the tool call's deadline passed
+  | "cancelled" // the MCP client cancelled the call
+  | "network"; // connection refused, reset, DNS, TLS...
+
+export interface RateLimitInfo {
+  limit?: number;
+  remaining?: number;
+  intervalMs?: number;
+  dailyLimit?: number;
+  dailyRemaining?: number;
+}
+
+export interface UpstreamErrorInit {
+  provider: Provider;
+  code: UpstreamErrorCode;
+  message: string;
+  status?: number | undefined;
+  upstreamMessages?: string[] | undefined;
+  fieldErrors?: Record<string, string[]> | undefined;
+  retryable?: boolean | undefined;
+  retryAfterMs?: number | undefined;
+  requestId?: string | undefined;
+  method?: string | undefined;
+  path?: string | undefined;
+  attempts?: number | undefined;
+  rateLimit?: RateLimitInfo | undefined;
+  /** Whether the request may have reached the upstream (matters for writes that were not retried). */
+  maybeApplied?: boolean | undefined;
+  networkCode?: string | undefined;
+}
+
+/**
+ * The one error type the clients throw. It carries what an agent needs to act
+ * (status, the upstream's own words, whether and when to retry) and never a credential:
+ * no headers are kept, and the message is built from status and body only.
+ */
+export class UpstreamError extends Error {
+  readonly provider: Provider;
+  readonly code: UpstreamErrorCode;
+  readonly status: number | undefined;
+  readonly upstreamMessages: string[];
+  readonly fieldErrors: Record<string, string[]> | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly requestId: string | undefined;
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+  attempts: number;
+  readonly rateLimit: RateLimitInfo | undefined;
+  readonly maybeApplied: boolean;
+  readonly networkCode: string | undefined;
+
+  constructor(init: UpstreamErrorInit) {
+    super(init.message);
+    this.name = "UpstreamError";
+    this.provider = init.provider;
+    this.code = init.code;
+    this.status = init.status;
+    this.upstreamMessages = init.upstreamMessages ?? [];
+    this.fieldErrors = init.fieldErrors;
+    this.retryable = init.retryable ?? false;
+    this.retryAfterMs = init.retryAfterMs;
+    this.requestId = init.requestId;
+    this.method = init.method;
+    this.path = init.path;
+    this.attempts = init.attempts ?? 1;
+    this.rateLimit = init.rateLimit;
+    this.maybeApplied = init.maybeApplied ?? false;
+    this.networkCode = init.networkCode;
+  }
+}
+
+/**
+ * A refusal of the caller's input, found before any request is sent. The tool layer reports it
+ * field by field; the clients throw it for values that must never reach a URL (path tricks in ids).
+ */
+export class InputError extends Error {
+  constructor(readonly issues: Array<{ field: string; message: string }>) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join("; "));
+    this.name = "InputError";
+  }
+}
+
+/**
+ * Percent-encodes an id for one path segment, refusing ids that could change which resource is
+ * addressed (slashes, dot segments, query or fragment marks, percent escapes) or that carry
+ * whitespace or control characters.
+ */
+export function pathSegment(field: string, id: string): string {
+  if (id === "") throw new InputError([{ field, message: "must not be empty" }]);
+  if (id === "." || id === ".." || /[/?#%\\\s\p{Cc}\p{Cf}]/u.test(id)) {
+    throw new InputError([
+      { field, message: "must be a plain id: no slashes, dot segments, '?', '#', '%', whitespace or control characters" },
+    ]);
+  }
+  return encodeURIComponent(id);
+}
+
+/**
+ * A tool call's budget: one deadline and one signal shared by every request the call makes
+ * (a read-modify-write is two requests, a 2SMS call may add a token request).
+ */
+export interface CallContext {
+  signal: AbortSignal;
+  /** Epoch milliseconds after which no request may start or continue. */
+  deadline: number;
+  timeoutMs: number;
+  /** True when the deadline, not the MCP client, aborted the signal. */
+  timedOut(): boolean;
+  /** Requests that were retried during this call, for the tool to report. */
+  retries: Array<{ method: string; path: string; reason: string }>;
+}
+
+export function createCallContext(timeoutMs: number, parent?: AbortSignal): CallContext {
+  const deadlineSignal = AbortSignal.timeout(timeoutMs);
+  const signal = parent ? AbortSignal.any([parent, deadlineSignal]) : deadlineSignal;
+  return {
+    signal,
+    deadline: Date.now() + timeoutMs,
+    timeoutMs,
+    timedOut: () => deadlineSignal.aborted && !parent?.aborted,
+    retries: [],
+  };
+}
+
+export type RetryPolicy =
+  /** GET/PUT: retry 429, 502, 503, 504 and connection failures. */
+  | "idempotent"
+  /** A write that must not be repeated blindly: retry only 429 and a refused connection (nothing was sent). */
+  | "unsafe";
+
+export interface RequestSpec<T> {
+  method: "GET" | "PUT" | "POST";
+  /** Path relative to the client's base URL, already percent-encoded. */
+  path: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  form?: Record<string, string>;
+  schema: z.ZodType<T>;
+  retry: RetryPolicy;
+  ctx: CallContext;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  data: T;
+  headers: Record<string, string | string[] | undefined>;
+  attempts: number;
+  requestId: string | undefined;
+}
+
+export interface HttpClientOptions {
+  provider: Provider;
+  baseUrl: string;
+  /** Headers on every request (auth is added per request by the provider client). */
+  headers?: Record<string, string>;
+  maxBodyBytes?: number;
+  maxRetries?: number;
+  /** Backoff base in ms; tests shorten it. */
+  backoffBaseMs?: number;
+  maxRetryAfterMs?: number;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
+
+/**
+ * One per upstream: a keep-alive connection pool, JSON in and out, the size cap, and the retry policy.
+ * @see ../../README.md#how-calls-reach-the-upstreams
+ */
+export class HttpClient {
+  readonly provider: Provider;
+  readonly baseUrl: string;
+  private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
+  private readonly maxBodyBytes: number;
+  private readonly maxRetries: number;
+  private readonly backoffBaseMs: number;
+  private readonly maxRetryAfterMs: number;
+
+  constructor(options: HttpClientOptions) {
+    this.provider = options.provider;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.headers = options.headers ?? {};
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.maxRetries = options.maxRetries ?? 2;
+    this.backoffBaseMs = options.backoffBaseMs ?? 250;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+    this.agent = new Agent({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connections: 16,
+      connect: { timeout: 10_000 },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  async send<T>(spec: RequestSpec<T>): Promise<HttpResponse<T>> {
+    let attempt = 0;
+    for (;;) {
+      attempt += 1;
+      try {
+        const res = await this.once(spec);
+        return { ...res, attempts: attempt };
+      } catch (raw) {
+        const err = raw instanceof UpstreamError ? raw : this.classify(raw, spec);
+        err.attempts = attempt;
+        const wait = this.retryDelay(err, spec, attempt);
+        if (wait === undefined) throw err;
+        spec.ctx.retries.push({ method: spec.method, path: spec.path, reason: retryReason(err) });
+        try {
+          await sleep(wait, undefined, { signal: spec.ctx.signal });
+        } catch {
+          throw this.abortError(spec, attempt);
+        }
+      }
+    }
+  }
+
+  /** Milliseconds to wait before the next attempt, or undefined when the error is final. */
+  private retryDelay(err: UpstreamError, spec: RequestSpec<unknown>, attempt: number): number | undefined {
+    if (attempt > this.maxRetries) return undefined;
+    if (err.code === "timeout" || err.code === "cancelled") return undefined;
+    const eligible =
+      spec.retry === "idempotent" ? err.retryable : err.status === 429 || (err.code === "network" && err.networkCode === "ECONNREFUSED");
+    if (!eligible) return undefined;
+    let wait: number;
+    if (err.retryAfterMs !== undefined) {
+      // A server asking for more than we are willing to wait is answered by giving up now and
+      // telling the agent when to come back, not by sleeping through the caller's deadline.
+      if (err.retryAfterMs > this.maxRetryAfterMs) return undefined;
+      wait = err.retryAfterMs;
+    } else {
+      const base = this.backoffBaseMs * 2 ** (attempt - 1);
+      wait = Math.round(base / 2 + Math.random() * base);
+    }
+    if (Date.now() + wait >= spec.ctx.deadline - 50) return undefined;
+    return wait;
+  }
+
+  private async once<T>(spec: RequestSpec<T>): Promise<Omit<HttpResponse<T>, "attempts">> {
+    const { ctx } = spec;
+    const remaining = ctx.deadline - Date.now();
+    if (ctx.signal.aborted || remaining <= 0) throw this.abortError(spec, 1);
+
+    const headers: Record<string, string> = {
+      "user-agent": USER_AGENT,
+      accept: "application/json",
+      ...this.headers,
+      ...spec.headers,
+    };
+    let body: string | undefined;
+    if (spec.json !== undefined) {
+      body = JSON.stringify(spec.json);
+      headers["content-type"] = "application/json";
+    } else if (spec.form !== undefined) {
+      body = new URLSearchParams(spec.form).toString();
+      headers["content-type"] = "application/x-www-form-urlencoded";
+    }
+
+    const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
+    const res = await request(url, {
+      method: spec.method,
+      headers,
+      body,
+      signal: ctx.signal,
+      dispatcher: this.agent,
+      headersTimeout: remaining,
+      bodyTimeout: remaining,
+    });
+
+    const requestId = headerValue(res.headers, "x-request-id") ?? headerValue(res.headers, "request-id");
+    const text = await this.readBody(res.body, res.headers, spec);
+
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      throw this.statusError(res.statusCode, res.headers, text, spec, requestId);
+    }
+
+    let json: unknown;
+    if (text.trim() === "") {
+      json = undefined;
+    } else {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new UpstreamError({
+          provider: this.provider,
+          code: "bad_response",
+          status: res.statusCode,
+          message: `answered HTTP ${res.statusCode} with a body that is not JSON (${describeContentType(res.headers)})`,
+          method: spec.method,
+          path: spec.path,
+          requestId,
+          maybeApplied: spec.method !== "GET",
+        });
+      }
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success) {
+      const where = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+        .join("; ");
+      throw new UpstreamError({
+        provider: this.provider,
+        code: "bad_response",
+        status: res.statusCode,
+        message: `answered HTTP ${res.statusCode} with a body of an unexpected shape (${where})`,
+        method: spec.method,
+        path: spec.path,
+        requestId,
+        maybeApplied: spec.method !== "GET",
+      });
+    }
+    return { status: res.statusCode, data: parsed.data, headers: res.headers, requestId };
+  }
+
+  private async readBody(
+    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
+    headers: Record<string, string | string[] | undefined>,
+    spec: RequestSpec<unknown>,
+  ): Promise<string> {
+    const declared = Number(headerValue(headers, "content-length"));
+    if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
+      body.destroy();
+      throw this.tooLarge(spec);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > this.maxBodyBytes) {
+        body.destroy();
+        throw this.tooLarge(spec);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  private tooLarge(spec: RequestSpec<unknown>): UpstreamError {
+    return new UpstreamError({
+      provider: this.provider,
+      code: "too_large",
+      message: `sent a response larger than ${Math.round(this.maxBodyBytes / 1024)} KiB; it was not read`,
+      method: spec.method,
+      path: spec.path,
+      maybeApplied: spec.method !== "GET",
+    });
+  }
+
+  private statusError(
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    text: string,
+    spec: RequestSpec<unknown>,
+    requestId: string | undefined,
+  ): UpstreamError {
+    const details = extractErrorDetails(text);
+    const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"));
+    const code: UpstreamErrorCode =
+      status === 401
+        ? "unauthorized"
+        : status === 403
+          ? "forbidden"
+          : status === 404
+            ? "not_found"
+            : status === 429
+              ? "rate_limited"
+              : status === 400 || status === 409 || status === 422
+                ? "rejected"
+                : status >= 500
+                  ? "server_error"
+                  : "http_error";
+    return new UpstreamError({
+      provider: this.provider,
+      code,
+      status,
+      message: `answered HTTP ${status}${details.messages.length ? `: ${details.messages.join("; ")}` : ""}`,
+      upstreamMessages: details.messages,
+      fieldErrors: details.fieldErrors,
+      retryable: RETRYABLE_STATUS.has(status),
+      retryAfterMs,
+      requestId,
+      method: spec.method,
+      path: spec.path,
+      rateLimit: status === 429 ? parseRateLimit(headers) : undefined,
+      // A 5xx on a write may come after the write happened; 4xx means it was refused.
+      maybeApplied: spec.method !== "GET" && status >= 500,
+    });
+  }
+
+  private abortError(spec: RequestSpec<unknown>, attempts: number): UpstreamError {
+    const timedOut = spec.ctx.timedOut() || (!spec.ctx.signal.aborted && Date.now() >= spec.ctx.deadline);
+    return new UpstreamError({
+      provider: this.provider,
+      code: timedOut ? "timeout" : "cancelled",
+      message: timedOut ? `did not answer within the ${spec.ctx.timeoutMs} ms deadline` : "the request was cancelled by the client",
+      method: spec.method,
+      path: spec.path,
+      attempts,
+      maybeApplied: spec.method !== "GET",
+    });
+  }
+
+  private classify(raw: unknown, spec: RequestSpec<unknown>): UpstreamError {
+    if (spec.ctx.signal.aborted) return this.abortError(spec, 1);
+    const err = raw as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+    const code = err?.code ?? err?.cause?.code;
+    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return this.abortError(spec, 1);
+    const nothingSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "UND_ERR_CONNECT_TIMEOUT";
+    return new UpstreamError({
+      provider: this.provider,
+      code: "network",
+      networkCode: code,
+      message: `could not be reached at ${this.baseUrl} (${networkWords(code, err?.message)})`,
+      retryable: code !== undefined && CONNECTION_CODES.has(code),
+      method: spec.method,
+      path: spec.path,
+      maybeApplied: spec.method !== "GET" && !nothingSent,
+    });
+  }
+}
+
+function retryReason(err: UpstreamError): string {
+  if (err.status !== undefined) return `HTTP ${err.status}`;
+  return err.networkCode ?? err.code;
+}
+
+function networkWords(code: string | undefined, message: string | undefined): string {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "connection closed by the other side";
+    case "ENOTFOUND":
+      return "host name not found";
+    case "EAI_AGAIN":
+      return "DNS lookup failed";
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return "connect timed out";
+    default:
+      return code ?? message ?? "network error";
+  }
+}
+
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function describeContentType(headers: Record<string, string | string[] | undefined>): string {
+  const ct = headerValue(headers, "content-type");
+  return ct ? `content type ${ct.split(";")[0]}` : "no content type";
+}
+
+/** Retry-After is either delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+function num(headers: Record<string, string | string[] | undefined>, name: string): number | undefined {
+  const v = headerValue(headers, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function parseRateLimit(headers: Record<string, string | string[] | undefined>): RateLimitInfo | undefined {
+  const info: RateLimitInfo = {
+    limit: num(headers, "x-ratelimit-max"),
+    remaining: num(headers, "x-ratelimit-remaining"),
+    intervalMs: num(headers, "x-ratelimit-interval-milliseconds"),
+    dailyLimit: num(headers, "x-ratelimit-limit-daily"),
+    dailyRemaining: num(headers, "x-ratelimit-daily-remaining"),
+  };
+  return Object.values(info).some((v) => v !== undefined) ? info : undefined;
+}
+
+const MAX_MESSAGE = 500;
+
+function clip(s: string): string {
+  const t = s.trim();
+  return t.length > MAX_MESSAGE ? `${t.slice(0, MAX_MESSAGE)}…` : t;
+}
+
+/**
+ * The upstreams speak three error dialects: RFC 9457 problem details (Leadping),
+ * `{ statusCode, message: string | string[] }` (LeadConnector), and OAuth/envelope errors (2SMS).
+ * One reader takes whichever it finds, so a drifting contract still yields the upstream's words.
+ */
+export function extractErrorDetails(text: string): { messages: string[]; fieldErrors?: Record<string, string[]> } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    const plain = text.trim();
+    // An HTML error page says nothing an agent can use; a short plain-text one might.
+    if (plain === "" || plain.startsWith("<")) return { messages: [] };
+    return { messages: [clip(plain)] };
+  }
+  if (body === null || typeof body !== "object") return { messages: [] };
+  const b = body as Record<string, unknown>;
+  const messages: string[] = [];
+  const push = (v: unknown) => {
+    if (typeof v === "string" && v.trim() !== "" && !messages.includes(clip(v))) messages.push(clip(v));
+  };
+  push(b.title);
+  push(b.detail);
+  if (Array.isArray(b.message)) b.message.forEach(push);
+  else push(b.message);
+  push(b.Message);
+  push(b.error_description);
+  if (messages.length === 0 && typeof b.error === "string") push(b.error);
+  const envelope = b.Error as Record<string, unknown> | null | undefined;
+  if (envelope && typeof envelope === "object") {
+    const code = typeof envelope.ErrorCode === "string" ? envelope.ErrorCode : undefined;
+    const reason = typeof envelope.ErrorReason === "string" ? envelope.ErrorReason : undefined;
+    if (code || reason) push([code, reason].filter(Boolean).join(": "));
+  }
+  let fieldErrors: Record<string, string[]> | undefined;
+  const errors = b.errors ?? b.ModelState;
+  if (errors && typeof errors === "object" && !Array.isArray(errors)) {
+    fieldErrors = {};
+    for (const [field, list] of Object.entries(errors as Record<string, unknown>)) {
+      const items = (Array.isArray(list) ? list : [list]).filter((x): x is string => typeof x === "string").map(clip);
+      if (items.length) fieldErrors[field] = items;
+    }
+    if (Object.keys(fieldErrors).length === 0) fieldErrors = undefined;
+  }
+  return fieldErrors ? { messages, fieldErrors } : { messages };
+}

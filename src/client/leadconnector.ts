@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { type CallContext, HttpClient, pathSegment } from "./http.js";
+
+export type LcRoles = z.infer<typeof LcRoles>;
+export const LcRoles = z.looseObject({
+  type: z.string().nullish(),
+  role: z.string().nullish(),
+  locationIds: z.array(z.string()).nullish(),
+  restrictSubAccount: z.boolean().nullish(),
+});
+
+/** The user as LeadConnector returns it. There is no `twilioPhone` here: that map cannot be read back. */
+export type LcUser = z.infer<typeof LcUser>;
+export const LcUser = z.looseObject({
+  id: z.string().nullish(),
+  name: z.string().nullish(),
+  firstName: z.string().nullish(),
+  lastName: z.string().nullish(),
+  email: z.string().nullish(),
+  phone: z.string().nullish(),
+  extension: z.string().nullish(),
+  permissions: z.record(z.string(), z.unknown()).nullish(),
+  // The published page types this as a string; live responses carry an array. Accept both.
+  scopes: z
+    .union([z.array(z.string()), z.string()])
+    .nullish()
+    .transform((v) => (typeof v === "string" ? v.split(/[\s,]+/).filter(Boolean) : v)),
+  scopesAssignedToOnly: z
+    .union([z.array(z.string()), z.string()])
+    .nullish()
+    .transform((v) => (typeof v === "string" ? v.split(/[\s,]+/).filter(Boolean) : v)),
+  roles: LcRoles.nullish(),
+  lcPhone: z.record(z.string(), z.string()).nullish(),
+  platformLanguage: z.string().nullish(),
+  profilePhoto: z.string().nullish(),
+});
+
+/** The body of `PUT /users/{userId}`: every field optional, only given fields are sent. */
+export interface LcUpdateUserBody {
+  firstName?: string;
+  lastName?: string;
+  password?: string;
+  phone?: string;
+  type?: string;
+  role?: string;
+  companyId?: string;
+  locationIds?: string[];
+  permissions?: Record<string, boolean>;
+  scopes?: string[];
+  scopesAssignedToOnly?: string[];
+  profilePhoto?: string;
+  twilioPhone?: Record<string, string>;
+  platformLanguage?: string;
+}
+
+export interface LeadConnectorClientOptions {
+  baseUrl: string;
+  token: string;
+  apiVersion: string;
+  backoffBaseMs?: number;
+}
+
+/**
+ * LeadConnector (HighLevel) users API.
+ * @see https://highlevel.stoplight.io/docs/integrations (Users: Get User, Update User)
+ */
+export class LeadConnectorClient {
+  readonly http: HttpClient;
+  private readonly auth: Record<string, string>;
+
+  constructor(options: LeadConnectorClientOptions) {
+    this.http = new HttpClient({
+      provider: "leadconnector",
+      baseUrl: options.baseUrl,
+      backoffBaseMs: options.backoffBaseMs,
+      headers: { version: options.apiVersion },
+    });
+    this.auth = { authorization: `Bearer ${options.token}` };
+  }
+
+  /** `GET /users/{userId}` (scope users.readonly) */
+  async getUser(ctx: CallContext, userId: string): Promise<LcUser> {
+    const res = await this.http.send({
+      method: "GET",
+      path: `users/${pathSegment("userId", userId)}`,
+      headers: this.auth,
+      schema: LcUser,
+      retry: "idempotent",
+      ctx,
+    });
+    return res.data;
+  }
+
+  /** `PUT /users/{userId}` (scope users.write). Replacement semantics apply to twilioPhone and scopes. */
+  async updateUser(ctx: CallContext, userId: string, body: LcUpdateUserBody): Promise<LcUser> {
+    const res = await this.http.send({
+      method: "PUT",
+      path: `users/${pathSegment("userId", userId)}`,
+      headers: this.auth,
+      json: body,
+      schema: LcUser,
+      retry: "idempotent",
+      ctx,
+    });
+    return res.data;
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}

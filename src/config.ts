@@ -1,0 +1,221 @@
+import { z } from "zod";
+
+/**
+ * The server's whole configuration, read from the environment once at start-up.
+ *
+ * A provider without credentials is not an error here: its tools answer with an
+ * `isError` result that names the variable to set, and the other tools keep working.
+ * A malformed value is an error: start-up stops and every problem is listed at once.
+ */
+export interface Config {
+  timeoutMs: number;
+  logLevel: LogLevel;
+  allowCredentialChanges: boolean;
+  readOnly: boolean;
+  /** Allowlist of tool names; undefined means every tool. */
+  tools: string[] | undefined;
+  sandbox: boolean;
+  leadping: { baseUrl: string; token: string | undefined };
+  leadconnector: { baseUrl: string; token: string | undefined; apiVersion: string };
+  twosms: {
+    baseUrl: string;
+    clientId: string | undefined;
+    clientSecret: string | undefined;
+    accessToken: string | undefined;
+  };
+  /** Variables that hold an unfilled placeholder such as `<your token>`: treated as unset. */
+  placeholders: string[];
+}
+
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Every variable the server reads, with what it means: the source of `--help` and the README table. */
+export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: boolean }> = [
+  { name: "LEADPING_API_TOKEN", meaning: "Leadping bearer token (user JWT, sk_ org key or agent token)", secret: true },
+  { name: "LEADPING_BASE_URL", meaning: "Leadping API base URL (default https://api.leadping.ai)" },
+  { name: "LEADCONNECTOR_TOKEN", meaning: "LeadConnector OAuth access token or Private Integration Token (pit-…)", secret: true },
+  { name: "LEADCONNECTOR_BASE_URL", meaning: "LeadConnector API base URL (default https://services.leadconnectorhq.com)" },
+  { name: "LEADCONNECTOR_API_VERSION", meaning: "LeadConnector Version header (default 2021-07-28)" },
+  { name: "TWOSMS_BASE_URL", meaning: "2SMS portal host (default https://portal.2sms.us; UK: https://portal.2sms.com)" },
+  { name: "TWOSMS_CLIENT_ID", meaning: "2SMS OAuth client id (with TWOSMS_CLIENT_SECRET)" },
+  { name: "TWOSMS_CLIENT_SECRET", meaning: "2SMS OAuth client secret", secret: true },
+  { name: "TWOSMS_ACCESS_TOKEN", meaning: "2SMS access token obtained elsewhere (instead of client id/secret)", secret: true },
+  { name: "USERS_MCP_TIMEOUT_MS", meaning: "deadline for a whole tool call, in milliseconds (default 15000)" },
+  { name: "USERS_MCP_LOG_LEVEL", meaning: "error | warn | info | debug (default info); logs go to stderr" },
+  { name: "USERS_MCP_ALLOW_CREDENTIAL_CHANGES", meaning: "true to let tools set passwords and PINs (default false)" },
+  { name: "USERS_MCP_READ_ONLY", meaning: "true to expose only read tools (default false)" },
+  { name: "USERS_MCP_TOOLS", meaning: "comma-separated allowlist of tool names (default: all)" },
+  { name: "USERS_MCP_SANDBOX", meaning: "1 to run against the built-in sandbox instead of the real APIs" },
+];
+
+const PLACEHOLDER = /^(<[^>]*>|\$\{[^}]*\}|your[-_ ].*|changeme|xxx+)$/i;
+
+function httpUrl(name: string, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .superRefine((value, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${name} must be an http(s) URL, got "${value}"` });
+        return;
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") {
+        ctx.addIssue({ code: "custom", message: `${name} must use http or https, got "${url.protocol}"` });
+      } else if (url.username || url.password) {
+        ctx.addIssue({ code: "custom", message: `${name} must not carry credentials in the URL` });
+      } else if (url.search || url.hash) {
+        ctx.addIssue({ code: "custom", message: `${name} must not have a query string or fragment` });
+      }
+    })
+    .transform((value) => value.replace(/\/+$/, ""));
+}
+
+function flag(name: string) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return false;
+      const v = value.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return true;
+      if (["0", "false", "no", "off"].includes(v)) return false;
+      ctx.addIssue({ code: "custom", message: `${name} must be true or false, got "${value}"` });
+      return z.NEVER;
+    });
+}
+
+const optionalSecret = z.string().optional();
+
+const EnvSchema = z.object({
+  LEADPING_API_TOKEN: optionalSecret,
+  LEADPING_BASE_URL: httpUrl("LEADPING_BASE_URL", "https://api.leadping.ai"),
+  LEADCONNECTOR_TOKEN: optionalSecret,
+  LEADCONNECTOR_BASE_URL: httpUrl("LEADCONNECTOR_BASE_URL", "https://services.leadconnectorhq.com"),
+  LEADCONNECTOR_API_VERSION: z
+    .string()
+    .default("2021-07-28")
+    .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v), {
+      message: "LEADCONNECTOR_API_VERSION must be a date such as 2021-07-28",
+    }),
+  TWOSMS_BASE_URL: httpUrl("TWOSMS_BASE_URL", "https://portal.2sms.us"),
+  TWOSMS_CLIENT_ID: z.string().optional(),
+  TWOSMS_CLIENT_SECRET: optionalSecret,
+  TWOSMS_ACCESS_TOKEN: optionalSecret,
+  USERS_MCP_TIMEOUT_MS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return 15_000;
+      const n = Number(value.trim());
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+        ctx.addIssue({ code: "custom", message: `USERS_MCP_TIMEOUT_MS must be a positive whole number of milliseconds, got "${value}"` });
+        return z.NEVER;
+      }
+      if (n > 600_000) {
+        ctx.addIssue({ code: "custom", message: `USERS_MCP_TIMEOUT_MS must be at most 600000 (10 minutes), got ${n}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  USERS_MCP_LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return "info" as LogLevel;
+      const v = value.trim().toLowerCase();
+      if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
+      ctx.addIssue({ code: "custom", message: `USERS_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${value}"` });
+      return z.NEVER;
+    }),
+  USERS_MCP_ALLOW_CREDENTIAL_CHANGES: flag("USERS_MCP_ALLOW_CREDENTIAL_CHANGES"),
+  USERS_MCP_READ_ONLY: flag("USERS_MCP_READ_ONLY"),
+  USERS_MCP_SANDBOX: flag("USERS_MCP_SANDBOX"),
+  USERS_MCP_TOOLS: z.string().optional(),
+});
+
+export interface ConfigOverrides {
+  readOnly?: boolean;
+  tools?: string;
+  sandbox?: boolean;
+}
+
+/**
+ * Builds the configuration from an environment. Empty strings count as unset (hosts often
+ * write `""` for a variable the user has not filled in), and so do obvious placeholders.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
+  const cleaned: Record<string, string> = {};
+  const placeholders: string[] = [];
+  for (const { name } of ENV_VARS) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const value = raw.trim();
+    if (value === "") continue;
+    if (PLACEHOLDER.test(value)) {
+      placeholders.push(name);
+      continue;
+    }
+    cleaned[name] = value;
+  }
+
+  const parsed = EnvSchema.safeParse(cleaned);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => i.message);
+
+  if (parsed.success) {
+    const e = parsed.data;
+    if (e.TWOSMS_CLIENT_ID && !e.TWOSMS_CLIENT_SECRET && !e.TWOSMS_ACCESS_TOKEN) {
+      problems.push("TWOSMS_CLIENT_ID is set but TWOSMS_CLIENT_SECRET is not: set both (or TWOSMS_ACCESS_TOKEN instead)");
+    }
+    if (e.TWOSMS_CLIENT_SECRET && !e.TWOSMS_CLIENT_ID) {
+      problems.push("TWOSMS_CLIENT_SECRET is set but TWOSMS_CLIENT_ID is not: set both (or TWOSMS_ACCESS_TOKEN instead)");
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+
+  const toolsRaw = overrides.tools ?? e.USERS_MCP_TOOLS;
+  const tools = toolsRaw
+    ?.split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+
+  return {
+    timeoutMs: e.USERS_MCP_TIMEOUT_MS,
+    logLevel: e.USERS_MCP_LOG_LEVEL,
+    allowCredentialChanges: e.USERS_MCP_ALLOW_CREDENTIAL_CHANGES,
+    readOnly: overrides.readOnly ?? e.USERS_MCP_READ_ONLY,
+    tools: tools && tools.length > 0 ? tools : undefined,
+    sandbox: overrides.sandbox ?? e.USERS_MCP_SANDBOX,
+    leadping: { baseUrl: e.LEADPING_BASE_URL, token: e.LEADPING_API_TOKEN },
+    leadconnector: {
+      baseUrl: e.LEADCONNECTOR_BASE_URL,
+      token: e.LEADCONNECTOR_TOKEN,
+      apiVersion: e.LEADCONNECTOR_API_VERSION,
+    },
+    twosms: {
+      baseUrl: e.TWOSMS_BASE_URL,
+      clientId: e.TWOSMS_CLIENT_ID,
+      clientSecret: e.TWOSMS_CLIENT_SECRET,
+      accessToken: e.TWOSMS_ACCESS_TOKEN,
+    },
+    placeholders,
+  };
+}
+
+/** The secret values in force, so that every output path can scrub them. */
+export function secretsOf(config: Config): string[] {
+  return [config.leadping.token, config.leadconnector.token, config.twosms.clientSecret, config.twosms.accessToken].filter(
+    (s): s is string => typeof s === "string" && s.length >= 4,
+  );
+}

@@ -1,0 +1,130 @@
+import { createCallContext, UpstreamError } from "./client/http.js";
+import { createClients } from "./clients.js";
+import type { Config } from "./config.js";
+import { describeError } from "./errors.js";
+import { redact } from "./redact.js";
+
+export interface DoctorRow {
+  provider: string;
+  configured: boolean;
+  reachable: boolean | undefined;
+  authenticated: boolean | undefined;
+  latencyMs: number | undefined;
+  fix: string;
+}
+
+const PROBE_USER = "users-mcp-doctor-probe";
+const PROBE_GUID = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Checks each configured provider with the cheapest call that proves the credentials work,
+ * prints a table, and returns the exit code: non-zero when a configured provider fails.
+ */
+export async function runDoctor(config: Config, write: (s: string) => void): Promise<number> {
+  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  if (config.sandbox) {
+    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    sandbox = await startSandbox();
+    config = sandboxConfig(config, sandbox);
+  }
+  const clients = createClients(config);
+  try {
+    const rows = await Promise.all([
+      probe(config, "Leadping", Boolean(config.leadping.token), "LEADPING_API_TOKEN", async (ctx) => {
+        await clients.leadping().getCurrentUser(ctx);
+      }),
+      probe(config, "LeadConnector", Boolean(config.leadconnector.token), "LEADCONNECTOR_TOKEN", async (ctx) => {
+        // No user id is known here: a lookup of an id that cannot exist proves the token and the
+        // users.readonly scope (404), or shows which of them is wrong (401, 403).
+        try {
+          await clients.leadconnector().getUser(ctx, PROBE_USER);
+        } catch (err) {
+          if (!(err instanceof UpstreamError && err.code === "not_found")) throw err;
+        }
+      }),
+      probe(
+        config,
+        "2SMS",
+        Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret)),
+        "TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN)",
+        async (ctx) => {
+          const client = clients.twosms();
+          if (config.twosms.clientId && config.twosms.clientSecret) {
+            await client.accessToken(ctx, true);
+            return;
+          }
+          try {
+            await client.getUser(ctx, PROBE_GUID);
+          } catch (err) {
+            if (!(err instanceof UpstreamError && (err.code === "not_found" || err.code === "upstream_error"))) throw err;
+          }
+        },
+      ),
+    ]);
+    write(renderTable(rows, config));
+    const failed = rows.filter((r) => r.configured && (!r.reachable || !r.authenticated));
+    const none = rows.every((r) => !r.configured);
+    if (none) write("\nNo provider is configured: set the variables above, or try `users-mcp --sandbox`.\n");
+    else
+      write(
+        failed.length
+          ? `\n${failed.length} configured provider(s) failing.\n`
+          : "\nAll configured providers are reachable and accept their credentials.\n",
+      );
+    return failed.length ? 1 : 0;
+  } finally {
+    await clients.close();
+    await sandbox?.close();
+  }
+}
+
+async function probe(
+  config: Config,
+  provider: string,
+  configured: boolean,
+  vars: string,
+  run: (ctx: ReturnType<typeof createCallContext>) => Promise<void>,
+): Promise<DoctorRow> {
+  if (!configured)
+    return {
+      provider,
+      configured,
+      reachable: undefined,
+      authenticated: undefined,
+      latencyMs: undefined,
+      fix: `not configured: set ${vars} to use it`,
+    };
+  const started = Date.now();
+  const ctx = createCallContext(Math.min(config.timeoutMs, 10_000));
+  try {
+    await run(ctx);
+    return { provider, configured, reachable: true, authenticated: true, latencyMs: Date.now() - started, fix: "-" };
+  } catch (err) {
+    const latencyMs = Date.now() - started;
+    const e = err instanceof UpstreamError ? err : undefined;
+    const unreachable = !e || ["network", "timeout", "bad_response", "too_large", "server_error"].includes(e.code);
+    const lines = describeError(err, undefined, config).split("\n");
+    const next = lines.find((l) => l.startsWith("Next step: "));
+    const fix = redact(`${lines[0] ?? ""}${next ? ` ${next.slice("Next step: ".length)}` : ""}`);
+    return { provider, configured, reachable: !unreachable, authenticated: unreachable ? undefined : false, latencyMs, fix };
+  }
+}
+
+function renderTable(rows: DoctorRow[], config: Config): string {
+  const yn = (v: boolean | undefined) => (v === undefined ? "-" : v ? "yes" : "NO");
+  const table = [
+    ["provider", "configured", "reachable", "authenticated", "latency", "what to fix"],
+    ...rows.map((r) => [
+      r.provider,
+      r.configured ? "yes" : "no",
+      yn(r.reachable),
+      yn(r.authenticated),
+      r.latencyMs === undefined ? "-" : `${r.latencyMs} ms`,
+      r.fix,
+    ]),
+  ];
+  const widths = (table[0] ?? []).map((_, i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
+  const lines = table.map((row) => row.map((cell, i) => (i === 5 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "));
+  const header = `users-mcp doctor${config.sandbox ? " (sandbox)" : ""}: timeout ${config.timeoutMs} ms, read-only ${config.readOnly ? "on" : "off"}, credential changes ${config.allowCredentialChanges ? "allowed" : "refused"}\n\n`;
+  return `${header}${lines.join("\n")}\n`;
+}

@@ -1,0 +1,217 @@
+import type { z } from "zod";
+import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/http.js";
+import type { Config } from "./config.js";
+import type { ToolDefinition } from "./tools/define.js";
+
+interface ProviderAdvice {
+  label: string;
+  credentialVars: string;
+  baseUrlVar: string;
+  baseUrl(config: Config): string;
+  advice: Partial<Record<UpstreamErrorCode, string>>;
+}
+
+const PROVIDERS: Record<Provider, ProviderAdvice> = {
+  leadping: {
+    label: "Leadping",
+    credentialVars: "LEADPING_API_TOKEN",
+    baseUrlVar: "LEADPING_BASE_URL",
+    baseUrl: (c) => c.leadping.baseUrl,
+    advice: {
+      not_configured:
+        "Set LEADPING_API_TOKEN in the server's environment (the `env` block of your MCP host's config, or a .env file beside it) to a Leadping user JWT, organization API key (sk_…) or agent access token, then restart the server.",
+      unauthorized:
+        "Check LEADPING_API_TOKEN: it must be a current user JWT, organization API key (sk_…) or agent access token. Source keys (lp_src_…) are not accepted by the users API.",
+      forbidden: "The token is valid but not allowed to do this; use the token of a user or organization that may change its own profile.",
+      not_found:
+        "Leadping has no user profile for this token's identity; sign in to Leadping once with that account, or use another token.",
+    },
+  },
+  leadconnector: {
+    label: "LeadConnector",
+    credentialVars: "LEADCONNECTOR_TOKEN",
+    baseUrlVar: "LEADCONNECTOR_BASE_URL",
+    baseUrl: (c) => c.leadconnector.baseUrl,
+    advice: {
+      not_configured:
+        "Set LEADCONNECTOR_TOKEN in the server's environment to a LeadConnector OAuth access token or a Private Integration Token (pit-…) with the users.readonly and users.write scopes, then restart the server.",
+      unauthorized:
+        "The token in LEADCONNECTOR_TOKEN is invalid or has expired (OAuth access tokens last about a day). Refresh it, or use a Private Integration Token (pit-…), then restart the server.",
+      forbidden:
+        "The token in LEADCONNECTOR_TOKEN lacks a scope this call needs: users.write to update a user, users.readonly to read one. Grant the scope to the app or Private Integration and issue a new token; also check that the user belongs to the token's sub-account or agency.",
+      not_found: "LeadConnector has no user with that id visible to this token. Check userId (ids look like 0IHuJvc2ofPAAA8GzTRi).",
+    },
+  },
+  twosms: {
+    label: "2SMS",
+    credentialVars: "TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN)",
+    baseUrlVar: "TWOSMS_BASE_URL",
+    baseUrl: (c) => c.twosms.baseUrl,
+    advice: {
+      not_configured:
+        "Set TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (an OAuth client of your 2SMS account), or TWOSMS_ACCESS_TOKEN, in the server's environment, then restart the server.",
+      auth_failed:
+        "2SMS refused the client credentials: check TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET, and TWOSMS_BASE_URL (US accounts use https://portal.2sms.us, UK accounts https://portal.2sms.com).",
+      unauthorized:
+        "2SMS refused the access token even after a fresh one was requested. Check that the credentials in TWOSMS_CLIENT_ID/TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN) belong to an account with user-administration rights, and that TWOSMS_BASE_URL is your account's region.",
+      forbidden: "The 2SMS account behind these credentials may not administer this user.",
+      not_found: "2SMS has no user with that id in this account. Check userId (a GUID).",
+    },
+  },
+};
+
+export function providerLabel(provider: Provider): string {
+  return PROVIDERS[provider].label;
+}
+
+function seconds(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  return s === 1 ? "1 second" : `${s} seconds`;
+}
+
+/** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
+export function describeError(err: unknown, tool: ToolDefinition | undefined, config: Config): string {
+  if (err instanceof InputError) {
+    const name = tool ? ` for ${tool.name}` : "";
+    return `Invalid arguments${name}:\n${err.issues.map((i) => `- ${i.field}: ${i.message}`).join("\n")}\nNothing was sent upstream.`;
+  }
+  if (!(err instanceof UpstreamError)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return `Internal error in users-mcp${tool ? ` while running ${tool.name}` : ""}: ${message}. This is a bug in the server, not in your input; the server keeps running. Please report it.`;
+  }
+  const p = PROVIDERS[err.provider];
+  const lines: string[] = [];
+  const status = err.status !== undefined ? ` (HTTP ${err.status})` : "";
+  const what: Record<UpstreamErrorCode, string> = {
+    not_configured: `${p.label} is not configured`,
+    auth_failed: `${p.label} refused the client credentials${status}`,
+    unauthorized: `${p.label} refused the credentials${status}`,
+    forbidden: `${p.label} denied access${status}`,
+    not_found: `${p.label} found nothing there${status}`,
+    rejected: `${p.label} rejected the request${status}`,
+    rate_limited: `${p.label} is rate-limiting these requests${status}`,
+    server_error: `${p.label} failed with a server error${status}`,
+    upstream_error: `${p.label} reported an error${status}`,
+    http_error: `${p.label} answered with an unexpected status${status}`,
+    bad_response: `${p.label} ${err.message}`,
+    too_large: `${p.label} ${err.message}`,
+    timeout: `${p.label} did not answer within the ${config.timeoutMs} ms deadline`,
+    cancelled: "The call was cancelled by the client",
+    network: `${p.label} ${err.message}`,
+  };
+  lines.push(`${what[err.code]}.`);
+  if (err.upstreamMessages.length > 0) {
+    lines.push(`${p.label} said: ${err.upstreamMessages.map((m) => `"${m}"`).join("; ")}`);
+  }
+  if (err.fieldErrors) {
+    lines.push("Fields rejected:");
+    for (const [field, msgs] of Object.entries(err.fieldErrors)) lines.push(`- ${field}: ${msgs.join("; ")}`);
+  }
+
+  const hint = tool?.errorHints?.[err.code] ?? p.advice[err.code] ?? genericAdvice(err, p, config);
+  if (hint) lines.push(`Next step: ${hint}`);
+  if (err.maybeApplied) {
+    lines.push(
+      "The write may or may not have been applied before the failure, so it was not repeated automatically. Read the record again before retrying.",
+    );
+  }
+  const facts: string[] = [];
+  if (err.method && err.path) facts.push(`${err.method} ${err.path}`);
+  if (err.attempts > 1) facts.push(`${err.attempts} attempts`);
+  if (err.requestId) facts.push(`request id ${err.requestId}`);
+  if (facts.length) lines.push(`(${facts.join(", ")})`);
+  return lines.join("\n");
+}
+
+function genericAdvice(err: UpstreamError, p: ProviderAdvice, config: Config): string | undefined {
+  switch (err.code) {
+    case "rate_limited": {
+      const parts: string[] = [];
+      if (err.retryAfterMs !== undefined) parts.push(`Retry after ${seconds(err.retryAfterMs)}.`);
+      else parts.push("Wait before retrying (no Retry-After was given; try again in about a minute).");
+      const rl = err.rateLimit;
+      if (rl?.dailyRemaining === 0) parts.push(`The daily quota${rl.dailyLimit ? ` of ${rl.dailyLimit}` : ""} is used up; retry tomorrow.`);
+      else if (rl?.limit !== undefined && rl.intervalMs !== undefined)
+        parts.push(`The limit is ${rl.limit} requests per ${seconds(rl.intervalMs)}.`);
+      parts.push("Avoid calling tools in tight loops.");
+      return parts.join(" ");
+    }
+    case "rejected":
+      return "Change the fields named above and call again; the request was not applied.";
+    case "server_error":
+    case "http_error":
+      return "This is on the provider's side; try again in a minute. If it persists, check the provider's status page.";
+    case "upstream_error":
+      return "Fix what the provider's message names and call again.";
+    case "bad_response":
+    case "too_large":
+      return `Check that ${p.baseUrlVar} (${p.baseUrl(config)}) points at the ${p.label} API and not at a proxy or web page.`;
+    case "timeout":
+      return `Try again; if it keeps timing out, check that ${p.baseUrlVar} (${p.baseUrl(config)}) is reachable from this machine, or raise USERS_MCP_TIMEOUT_MS (now ${config.timeoutMs}).`;
+    case "network":
+      return `Check that ${p.baseUrlVar} (${p.baseUrl(config)}) is right and reachable from this machine (proxy, VPN, firewall), then try again.`;
+    case "cancelled":
+      return undefined;
+    default:
+      return `Check ${p.credentialVars}.`;
+  }
+}
+
+/** Formats schema validation failures so that each names its field and says what to send instead. */
+export function describeIssues(toolName: string, schema: z.ZodType, issues: z.core.$ZodIssue[]): InputError {
+  const out: Array<{ field: string; message: string }> = [];
+  for (const issue of issues.slice(0, 20)) {
+    const field = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const allowed = allowedKeysAt(schema, issue.path);
+      for (const key of issue.keys) {
+        out.push({
+          field: formatPath([...issue.path, key]),
+          message: `unknown argument for ${toolName}${allowed ? `; allowed here: ${allowed.join(", ")}` : ""}`,
+        });
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === "invalid_type" && /received undefined/.test(message)) message = `required (${issue.expected})`;
+    out.push({ field, message });
+  }
+  return new InputError(out);
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return "(arguments)";
+  let s = "";
+  for (const part of path) {
+    if (typeof part === "number") s += `[${part}]`;
+    else s += s === "" ? String(part) : `.${String(part)}`;
+  }
+  return s;
+}
+
+function allowedKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] | undefined {
+  let node: unknown = schema;
+  for (const part of path) {
+    node = unwrap(node);
+    const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return undefined;
+    if (def.type === "object" && typeof part === "string") node = (def.shape as Record<string, unknown>)[part];
+    else if (def.type === "array") node = def.element;
+    else if (def.type === "record") node = def.valueType;
+    else return undefined;
+  }
+  node = unwrap(node);
+  const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+  return def?.type === "object" ? Object.keys(def.shape as object) : undefined;
+}
+
+function unwrap(node: unknown): unknown {
+  for (let i = 0; i < 10; i++) {
+    const def = (node as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+    if (!def) return node;
+    if (def.type === "optional" || def.type === "nullable" || def.type === "default" || def.type === "readonly") node = def.innerType;
+    else if (def.type === "pipe") node = def.in;
+    else return node;
+  }
+  return node;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { type Config, ConfigError, ENV_VARS, loadConfig, secretsOf } from "./config.js";
+import { createLogger, type Logger } from "./log.js";
+import { redact, registerSecret } from "./redact.js";
+import { VERSION } from "./version.js";
+
+const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping, LeadConnector (HighLevel) and 2SMS.
+
+Usage:
+  users-mcp [options]           start the MCP server on stdio (what MCP hosts run)
+  users-mcp doctor [options]    check the configuration and each configured provider, then exit
+
+Options:
+  --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
+  --read-only         expose only read tools (get_current_user)
+  --tools a,b         expose only the named tools (get_current_user, update_compliance, update_user, update_gdpr)
+  --env-file PATH     read variables from PATH instead of ./.env
+  -h, --help          show this help
+  -v, --version       print the version
+
+Environment (also read from ./.env; real environment variables win):
+${ENV_VARS.map((v) => `  ${v.name.padEnd(36)} ${v.meaning}`).join("\n")}
+
+Logs go to stderr; stdout carries only MCP messages.`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`users-mcp: ${redact(message)}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (err) {
+    fail(`${(err as Error).message}\nRun users-mcp --help for the options.`, 2);
+  }
+  const { values, command } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`); // allow-stdout: --help is not the MCP server
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`); // allow-stdout: --version is not the MCP server
+    return;
+  }
+
+  // quiet: dotenv 17 otherwise prints a banner to stdout, which would corrupt the JSON-RPC stream.
+  const dotenv = await import("dotenv");
+  const loaded = dotenv.config({ quiet: true, debug: false, path: values["env-file"] ?? ".env" });
+  if (values["env-file"] && loaded.error)
+    fail(`cannot read --env-file ${values["env-file"]}: ${(loaded.error as NodeJS.ErrnoException).code ?? loaded.error.message}`);
+
+  let config: Config;
+  try {
+    config = loadConfig(process.env, {
+      ...(values["read-only"] ? { readOnly: true } : {}),
+      ...(values.tools !== undefined ? { tools: values.tools } : {}),
+      ...(values.sandbox ? { sandbox: true } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      fail(`${err.message}\nFix the variables above (in the host's MCP config \`env\` block or .env) and start again.`);
+    throw err;
+  }
+  for (const s of secretsOf(config)) registerSecret(s);
+  const logger = createLogger(config.logLevel);
+
+  if (command === "doctor") {
+    const { runDoctor } = await import("./doctor.js");
+    // allow-stdout: doctor is a CLI report, not the MCP server
+    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s));
+    return;
+  }
+  await serve(config, logger);
+}
+
+function parseCli(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+      sandbox: { type: "boolean" },
+      "read-only": { type: "boolean" },
+      tools: { type: "string" },
+      "env-file": { type: "string" },
+    },
+  });
+  const [command, ...extra] = positionals;
+  if (command !== undefined && command !== "doctor") throw new Error(`unknown command "${command}"`);
+  if (extra.length) throw new Error(`unexpected argument "${extra[0]}"`);
+  return { values, command };
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  if (config.sandbox) {
+    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    sandbox = await startSandbox();
+    config = sandboxConfig(config, sandbox);
+  }
+
+  const [{ createServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
+    import("./server.js"),
+    import("./clients.js"),
+    import("@modelcontextprotocol/sdk/server/stdio.js"),
+  ]);
+  const clients = createClients(config);
+  let server: ReturnType<typeof createServer>;
+  try {
+    server = createServer({ config, clients, logger });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+
+  let closing = false;
+  const shutdown = async (why: string, code = 0) => {
+    if (closing) return;
+    closing = true;
+    logger.info(`shutting down (${why})`);
+    const force = setTimeout(() => process.exit(code), 2_000);
+    force.unref();
+    await server.close().catch(() => {});
+    await clients.close();
+    await sandbox?.close();
+    process.exit(code);
+  };
+  process.stdin.on("end", () => void shutdown("stdin closed"));
+  process.stdin.on("close", () => void shutdown("stdin closed"));
+  // The host closing its end of stdout (EPIPE) means nobody reads us any more.
+  process.stdout.on("error", () => void shutdown("stdout closed"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
+  process.on("unhandledRejection", (err) =>
+    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+
+  await server.connect(new StdioServerTransport());
+  const configured = [
+    config.leadping.token ? "Leadping" : undefined,
+    config.leadconnector.token ? "LeadConnector" : undefined,
+    config.twosms.accessToken || config.twosms.clientId ? "2SMS" : undefined,
+  ].filter(Boolean);
+  logger.info(
+    sandbox
+      ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.url}, demo data only, nothing real is touched`
+      : `users-mcp ${VERSION} ready on stdio; providers configured: ${configured.join(", ") || "none (tools will say which variables to set)"}`,
+  );
+  if (config.placeholders.length)
+    logger.warn(`ignoring placeholder values in ${config.placeholders.join(", ")}: set real values to use them`);
+}
+
+main().catch((err: unknown) => {
+  fail(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});

@@ -1,0 +1,44 @@
+/**
+ * Secrets never leave the process through an output we control: every log line, tool
+ * result and error text passes through `redact` on its way out. The set grows as
+ * secrets become known (configured tokens at start, a fetched 2SMS token, a password
+ * passed to a tool), so a secret echoed back by an upstream is caught too.
+ */
+const secrets = new Set<string>();
+
+const MIN_SECRET_LENGTH = 4;
+
+export function registerSecret(value: string | null | undefined): void {
+  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) {
+    if (out.includes(s)) out = out.split(s).join("[redacted]");
+  }
+  // Belt and braces for values we were never told about: bearer credentials in echoed headers.
+  return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, "$1[redacted]");
+}
+
+// Zero-width, bidi and other format characters let upstream text hide instructions from a
+// human reviewing what the model read; C0/C1 controls (except tab and newline) can forge log lines.
+const INVISIBLE =
+  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFF9-\uFFFB]/g;
+
+/** Removes invisible and bidi control characters from text that a model or a log will read. */
+export function stripInvisible(text: string): string {
+  return text.replace(INVISIBLE, "");
+}
+
+/** Every string bound for the model or a log: secrets redacted, invisible and bidi controls removed. */
+export function cleanOutput<T>(value: T): T {
+  if (typeof value === "string") return redact(stripInvisible(value)) as T;
+  if (Array.isArray(value)) return value.map((v) => cleanOutput(v)) as T;
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[stripInvisible(k)] = cleanOutput(v);
+    return out as T;
+  }
+  return value;
+}

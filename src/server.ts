@@ -1,0 +1,119 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { createCallContext, InputError, UpstreamError } from "./client/http.js";
+import type { Clients } from "./clients.js";
+import type { Config } from "./config.js";
+import { describeError, describeIssues } from "./errors.js";
+import type { Logger } from "./log.js";
+import { cleanOutput, redact, stripInvisible } from "./redact.js";
+import type { ToolDefinition } from "./tools/define.js";
+import { ALL_TOOLS, selectTools } from "./tools/index.js";
+import { VERSION } from "./version.js";
+
+/** Arguments larger than this (as JSON) are refused before validation: no tool needs more. */
+export const MAX_ARGUMENT_BYTES = 256 * 1024;
+
+export interface ServerDeps {
+  config: Config;
+  clients: Clients;
+  logger: Logger;
+}
+
+const INSTRUCTIONS = [
+  "users-mcp reads and changes user accounts on three platforms: Leadping (get_current_user, update_compliance),",
+  "LeadConnector/HighLevel (update_user) and 2SMS (update_gdpr). Every write tool reads the current record first,",
+  "changes only the fields you pass, reports each changed field before and after, and accepts dryRun: true to",
+  "preview without writing. Writes touch consent, compliance and GDPR records of real people: preview with dryRun",
+  "and confirm with the user before withdrawing consent or replacing lists.",
+].join(" ");
+
+/** JSON Schema for a tool's input or output, as MCP hosts read it. */
+export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
+  return z.toJSONSchema(schema, { target: "draft-7", io, unrepresentable: "any" }) as Tool["inputSchema"];
+}
+
+export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
+  return tools.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: jsonSchemaOf(t.input, "input"),
+    outputSchema: jsonSchemaOf(t.output, "output") as Tool["outputSchema"],
+    annotations: { title: t.title, ...t.annotations },
+  }));
+}
+
+/** Builds the MCP server with the tools this configuration allows. */
+export function createServer({ config, clients, logger }: ServerDeps): Server {
+  const tools = selectTools(config);
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  const listing = toolListing(tools);
+
+  const server = new Server(
+    { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const name = request.params.name;
+    const tool = byName.get(name);
+    if (!tool) return errorResult(unavailableTool(name, tools, config));
+
+    const started = Date.now();
+    const ctx = createCallContext(config.timeoutMs, extra.signal);
+    try {
+      const args = request.params.arguments ?? {};
+      if (Buffer.byteLength(JSON.stringify(args)) > MAX_ARGUMENT_BYTES) {
+        throw new InputError([{ field: "(arguments)", message: `too large: at most ${MAX_ARGUMENT_BYTES / 1024} KiB of JSON` }]);
+      }
+      const parsed = tool.input.safeParse(args);
+      if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
+      const output = cleanOutput(await tool.handler(parsed.data, ctx, { config, clients, logger }));
+      logger.info(`${name}: ok`, { ms: Date.now() - started });
+      const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];
+      if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
+      return {
+        content,
+        structuredContent: output as Record<string, unknown>,
+        ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
+      };
+    } catch (err) {
+      const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
+      logger[level](
+        `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
+        {
+          ms: Date.now() - started,
+          ...(level === "error" && err instanceof Error ? { error: err.stack ?? err.message } : {}),
+        },
+      );
+      return errorResult(describeError(err, tool, config), config.sandbox);
+    }
+  });
+
+  return server;
+}
+
+const SANDBOX_NOTE = "Sandbox mode: this result came from the built-in sandbox, not from a real account. Nothing real was read or changed.";
+
+function errorResult(text: string, sandbox = false): CallToolResult {
+  return {
+    content: [{ type: "text", text: redact(stripInvisible(text)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
+    isError: true,
+  };
+}
+
+function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, config: Config): string {
+  const available = exposed.map((t) => t.name).join(", ") || "none";
+  const known = ALL_TOOLS.find((t) => t.name === name);
+  if (known) {
+    const why =
+      config.readOnly && !known.annotations.readOnlyHint
+        ? "read-only mode (USERS_MCP_READ_ONLY / --read-only)"
+        : "the tool allowlist (USERS_MCP_TOOLS / --tools)";
+    return `Tool ${name} is disabled on this server by ${why}. Available tools: ${available}. Ask the person who configured the server to enable it.`;
+  }
+  return `Unknown tool ${JSON.stringify(stripInvisible(name).slice(0, 100))}. Available tools: ${available}.`;
+}

@@ -1,0 +1,90 @@
+import { z } from "zod";
+import type { CallContext, Provider, UpstreamErrorCode } from "../client/http.js";
+
+export { InputError } from "../client/http.js";
+
+import type { Clients } from "../clients.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+
+export interface ToolDeps {
+  config: Config;
+  clients: Clients;
+  logger: Logger;
+}
+
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  name: string;
+  title: string;
+  description: string;
+  provider: Provider;
+  input: I;
+  output: O;
+  annotations: ToolAnnotations;
+  /** Tool-specific next steps for upstream errors, overriding the provider's general advice. */
+  errorHints?: Partial<Record<UpstreamErrorCode, string>>;
+  handler(args: z.output<I>, ctx: CallContext, deps: ToolDeps): Promise<z.input<O>>;
+}
+
+/** Typed identity: lets each tool file infer its handler's argument and result types from its schemas. */
+export function defineTool<I extends z.ZodType, O extends z.ZodType>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
+  return def;
+}
+
+/** One entry of a write tool's `changed` list. */
+export interface Change {
+  field: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** Stable JSON for equality: key order must not make two equal records look different. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** The fields of `next` whose value differs from `current` (undefined and null count as "no value"). */
+export function diff(current: Record<string, unknown>, next: Record<string, unknown>, fields: Iterable<string>): Change[] {
+  const changes: Change[] = [];
+  for (const field of fields) {
+    const before = current[field] ?? null;
+    const after = next[field] ?? null;
+    if (canonical(before) !== canonical(after)) changes.push({ field, before, after });
+  }
+  return changes;
+}
+
+const ChangeSchema = z.object({
+  field: z.string().describe("Name of the field, as in this tool's input"),
+  before: z.unknown().describe("Value before the call (null when unset)"),
+  after: z.unknown().describe("Value after the call (or that a dry run would write)"),
+});
+
+/** Fields every write tool's result shares, so agents read all three the same way. */
+export const writeResultFields = {
+  applied: z.boolean().describe("True when the change was written upstream; false for a dry run or when nothing needed changing"),
+  dryRun: z.boolean().describe("True when this was a dry run: nothing was written"),
+  changed: z.array(ChangeSchema).describe("Each field whose value differs (or would differ) from what the upstream held"),
+  message: z.string().describe("One-sentence summary of what happened"),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe("Things the caller should know: destructive semantics used, values the upstream stored differently"),
+  retries: z.array(z.string()).optional().describe("Requests that were retried during this call, and why"),
+};
+
+/** Describes the retries a call made, for the result (absent when there were none). */
+export function retryNotes(ctx: CallContext): string[] | undefined {
+  return ctx.retries.length ? ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`) : undefined;
+}
