@@ -69,6 +69,10 @@ export function createServer({ config, clients, logger }: ServerDeps): Server {
       if (Buffer.byteLength(JSON.stringify(args)) > MAX_ARGUMENT_BYTES) {
         throw new InputError([{ field: "(arguments)", message: `too large: at most ${MAX_ARGUMENT_BYTES / 1024} KiB of JSON` }]);
       }
+      const refused = Object.keys(args)
+        .filter((k) => tool.refusedFields && Object.hasOwn(tool.refusedFields, k))
+        .map((k) => ({ field: k, message: tool.refusedFields?.[k] ?? "" }));
+      if (refused.length) throw new InputError(refused);
       const parsed = tool.input.safeParse(args);
       if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
       const output = cleanOutput(await tool.handler(parsed.data, ctx, { config, clients, logger }));

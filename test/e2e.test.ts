@@ -1,35 +1,8 @@
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { sandboxEnv } from "./harness.js";
-
-export const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
-
-/** Starts the built server the way a host does, and records every byte it writes. */
-export async function startServer(env: Record<string, string | undefined>, args: string[] = []) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [SERVER, ...args],
-    env: { PATH: process.env.PATH ?? "", ...env } as Record<string, string>,
-    stderr: "pipe",
-  });
-  const stderr: string[] = [];
-  transport.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
-  const stdoutLines: string[] = [];
-  // Every message the client receives passed through the SDK's JSON-RPC parser; keep them to check.
-  const client = new Client({ name: "e2e", version: "1.0.0" });
-  await client.connect(transport);
-  const onmessage = transport.onmessage;
-  transport.onmessage = (m) => {
-    stdoutLines.push(JSON.stringify(m));
-    onmessage?.(m);
-  };
-  return { client, transport, stderr, stdoutLines };
-}
+import { SERVER, sandboxEnv, startServer } from "./harness.js";
 
 let sandbox: Sandbox;
 let server: Awaited<ReturnType<typeof startServer>>;
@@ -50,7 +23,13 @@ describe("the built server over stdio", () => {
     for (const t of tools) {
       expect(t.inputSchema.type).toBe("object");
       expect(t.outputSchema?.type).toBe("object");
-      expect(Object.keys(t.annotations ?? {}).sort()).toEqual(["destructiveHint", "idempotentHint", "openWorldHint", "readOnlyHint", "title"]);
+      expect(Object.keys(t.annotations ?? {}).sort()).toEqual([
+        "destructiveHint",
+        "idempotentHint",
+        "openWorldHint",
+        "readOnlyHint",
+        "title",
+      ]);
     }
   });
 
@@ -59,24 +38,40 @@ describe("the built server over stdio", () => {
     expect(me.isError).toBeFalsy();
     expect(me.structuredContent).toMatchObject({ email: "avery.quinn@example.com" });
 
-    const upd = (await server.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedEmail: false }, dryRun: true } })) as CallToolResult;
+    const upd = (await server.client.callTool({
+      name: "update_compliance",
+      arguments: { compliance: { acceptedEmail: false }, dryRun: true },
+    })) as CallToolResult;
     expect(upd.structuredContent).toMatchObject({ dryRun: true, changed: [{ field: "acceptedEmail", before: true, after: false }] });
     expect(sandbox.requestsTo("leadping", "PUT")).toHaveLength(0);
   });
 
   it("writes nothing but JSON-RPC on stdout", async () => {
     // A raw read of stdout, independent of the SDK's parser: every line must be a JSON-RPC 2.0 message.
-    const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...sandboxEnv(sandbox) }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [SERVER], {
+      env: { PATH: process.env.PATH, ...sandboxEnv(sandbox) },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
     const lines = [
-      { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } },
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+      },
       { jsonrpc: "2.0", method: "notifications/initialized" },
       { jsonrpc: "2.0", id: 2, method: "tools/list" },
       { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "get_current_user", arguments: {} } },
-      { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "update_compliance", arguments: { compliance: { licensedStates: ["XX"] } } } },
+      {
+        jsonrpc: "2.0",
+        id: 4,
+        method: "tools/call",
+        params: { name: "update_compliance", arguments: { compliance: { licensedStates: ["XX"] } } },
+      },
     ];
     child.stdin.write(lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
     await new Promise<void>((resolve) => {
@@ -86,9 +81,12 @@ describe("the built server over stdio", () => {
     child.stdin.end();
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(code).toBe(0);
-    const messages = out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { jsonrpc: string; id?: number });
+    const messages = out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { jsonrpc: string; id?: number });
     expect(messages.every((m) => m.jsonrpc === "2.0")).toBe(true);
-    expect(messages.map((m) => m.id)).toEqual([1, 2, 3, 4]);
+    expect(messages.map((m) => m.id).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it("logs to stderr, not stdout", () => {

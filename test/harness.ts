@@ -1,4 +1,6 @@
+import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { createClients } from "../src/clients.js";
@@ -68,4 +70,28 @@ export async function startHarness(
       if (!options.shareSandbox) await sandbox.close();
     },
   };
+}
+
+export const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+
+/** Starts the built server the way a host does, and records every byte it writes. */
+export async function startServer(env: Record<string, string | undefined>, args: string[] = []) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [SERVER, ...args],
+    env: { PATH: process.env.PATH ?? "", ...env } as Record<string, string>,
+    stderr: "pipe",
+  });
+  const stderr: string[] = [];
+  transport.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
+  const stdoutLines: string[] = [];
+  // Every message the client receives passed through the SDK's JSON-RPC parser; keep them to check.
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(transport);
+  const onmessage = transport.onmessage;
+  transport.onmessage = (m) => {
+    stdoutLines.push(JSON.stringify(m));
+    onmessage?.(m);
+  };
+  return { client, transport, stderr, stdoutLines };
 }

@@ -22,7 +22,12 @@ describe("retries", () => {
   });
 
   it("honours a short Retry-After on 429", async () => {
-    h.sandbox.fault({ provider: "leadping", status: 429, headers: { "retry-after": "1" }, body: { title: "Too Many Requests", status: 429 } });
+    h.sandbox.fault({
+      provider: "leadping",
+      status: 429,
+      headers: { "retry-after": "1" },
+      body: { title: "Too Many Requests", status: 429 },
+    });
     const started = Date.now();
     const result = await h.call("get_current_user");
     expect(result.isError).toBeFalsy();
@@ -31,7 +36,12 @@ describe("retries", () => {
   });
 
   it("does not sleep through a long Retry-After: it says when to come back", async () => {
-    h.sandbox.fault({ provider: "leadping", status: 429, headers: { "retry-after": "60" }, body: { title: "Too Many Requests", detail: "Rate limit exceeded." } });
+    h.sandbox.fault({
+      provider: "leadping",
+      status: 429,
+      headers: { "retry-after": "60" },
+      body: { title: "Too Many Requests", detail: "Rate limit exceeded." },
+    });
     const result = await h.call("get_current_user");
     expect(result.isError).toBe(true);
     expect(h.text(result)).toMatch(/rate-limiting[\s\S]*Retry after 60 seconds/);

@@ -34,7 +34,11 @@ describe("get_current_user", () => {
     try {
       const result = await legacy.call("get_current_user");
       expect(result.isError).toBeFalsy();
-      expect(result.structuredContent).toMatchObject({ accountBalance: 42.5, stripeInfo: { customerId: "cus_SANDBOX" }, roles: ["Initialized", "Agent"] });
+      expect(result.structuredContent).toMatchObject({
+        accountBalance: 42.5,
+        stripeInfo: { customerId: "cus_SANDBOX" },
+        roles: ["Initialized", "Agent"],
+      });
     } finally {
       await legacy.close();
     }
@@ -79,7 +83,10 @@ describe("get_current_user", () => {
 
 describe("update_compliance", () => {
   it("merges the given field over the current record and sends every other field back unchanged", async () => {
-    const before = structuredClone(h.sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance) as Record<string, unknown>;
+    const before = structuredClone(h.sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance) as Record<
+      string,
+      unknown
+    >;
     const result = await h.call("update_compliance", { compliance: { acceptedSms: false }, source: "support chat" });
     expect(result.isError).toBeFalsy();
     const out = result.structuredContent as Record<string, unknown>;
@@ -129,7 +136,9 @@ describe("update_compliance", () => {
   it("fills a certificate id from its URL and keeps what the stored certificate had", async () => {
     const stored = "https://cert.trustedform.com/0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
     const added = "https://cert.trustedform.com/ffffeeeeddddccccbbbbaaaa9999888877776666";
-    const result = await h.call("update_compliance", { compliance: { trustedFormCertificates: [{ url: stored }, { url: added, source: "webform" }] } });
+    const result = await h.call("update_compliance", {
+      compliance: { trustedFormCertificates: [{ url: stored }, { url: added, source: "webform" }] },
+    });
     expect(result.isError).toBeFalsy();
     const sent = JSON.parse(puts()[0]?.body ?? "").compliance.trustedFormCertificates;
     expect(sent).toEqual([
@@ -140,12 +149,18 @@ describe("update_compliance", () => {
 
   it.each([
     [{ compliance: { licensedStates: ["CA", "ZZ", "qq"] } }, /compliance\.licensedStates: unknown US state or territory codes: ZZ, QQ/],
-    [{ compliance: { trustedFormCertificates: [{ url: "https://evil.example.com/cert/1" }] } }, /compliance\.trustedFormCertificates\[0\]\.url: must be a TrustedForm certificate URL/],
+    [
+      { compliance: { trustedFormCertificates: [{ url: "https://evil.example.com/cert/1" }] } },
+      /compliance\.trustedFormCertificates\[0\]\.url: must be a TrustedForm certificate URL/,
+    ],
     [{ compliance: { trustedFormCertificates: [{ url: "http://cert.trustedform.com/abc" }] } }, /trustedFormCertificates\[0\]\.url/],
     [{ compliance: {} }, /compliance: give at least one compliance field/],
     [{}, /compliance: required/],
     [{ compliance: { acceptedSms: "yes" } }, /compliance\.acceptedSms: Invalid input: expected boolean/],
-    [{ compliance: { acceptedSMS: true } }, /compliance\.acceptedSMS: unknown argument for update_compliance; allowed here: acceptedTerms, .*acceptedSms/],
+    [
+      { compliance: { acceptedSMS: true } },
+      /compliance\.acceptedSMS: unknown argument for update_compliance; allowed here: acceptedTerms, .*acceptedSms/,
+    ],
     [{ compliance: { acceptedSms: true }, force: true }, /force: unknown argument/],
   ])("refuses %j before sending anything", async (args, message) => {
     const result = await h.call("update_compliance", args);
@@ -161,7 +176,12 @@ describe("update_compliance", () => {
       method: "PUT",
       status: 400,
       headers: { "content-type": "application/problem+json" },
-      body: { type: "about:blank", title: "One or more validation errors occurred.", status: 400, errors: { "compliance.licensedProducts": ["Unknown product 'Boats'."] } },
+      body: {
+        type: "about:blank",
+        title: "One or more validation errors occurred.",
+        status: 400,
+        errors: { "compliance.licensedProducts": ["Unknown product 'Boats'."] },
+      },
     });
     const result = await h.call("update_compliance", { compliance: { licensedProducts: ["Boats"] } });
     expect(result.isError).toBe(true);

@@ -28,6 +28,11 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   input: I;
   output: O;
   annotations: ToolAnnotations;
+  /**
+   * Arguments a caller may plausibly send that this tool refuses on purpose, each with the reason.
+   * Checked before schema validation so the reason, not a bare "unknown argument", reaches the model.
+   */
+  refusedFields?: Record<string, string>;
   /** Tool-specific next steps for upstream errors, overriding the provider's general advice. */
   errorHints?: Partial<Record<UpstreamErrorCode, string>>;
   handler(args: z.output<I>, ctx: CallContext, deps: ToolDeps): Promise<z.input<O>>;

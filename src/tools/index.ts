@@ -2,10 +2,12 @@ import { type Config, ConfigError } from "../config.js";
 import type { ToolDefinition } from "./define.js";
 import { getCurrentUser } from "./get-current-user.js";
 import { updateCompliance } from "./update-compliance.js";
+import { updateGdpr } from "./update-gdpr.js";
+import { updateUser } from "./update-user.js";
 
 /** Every tool the server can expose, in the order tools/list shows them. */
 // biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each entry is typed where it is defined.
-export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [getCurrentUser, updateCompliance];
+export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [getCurrentUser, updateCompliance, updateUser, updateGdpr];
 
 /**
  * The tools this configuration exposes: read-only mode keeps only tools annotated readOnlyHint,

@@ -1,0 +1,250 @@
+import { z } from "zod";
+import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
+import { registerSecret } from "../redact.js";
+import { type Change, defineTool, diff, InputError, retryNotes, writeResultFields } from "./define.js";
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
+const MOBILE = /^(?=.*?\d.*?\d.*?\d.*?\d.*?\d)([+]?)([\d\s()-]{5,20})$/;
+const guid = (what: string) => z.string().trim().regex(GUID, `must be a GUID such as c8e4ae5d-ebc0-4f08-a0a0-05399413bb43`).describe(what);
+
+/** Tool argument → 2SMS wire field. */
+const WIRE = {
+  displayName: "DisplayName",
+  emailAddress: "EmailAddress",
+  enabled: "Enabled",
+  languageId: "LanguageID",
+  mobilePhone: "MobilePhone",
+  timeZone: "TimeZone",
+  username: "Username",
+  adminUser: "AdminUser",
+  preferences: "Preferences",
+  pin: "Pin",
+  password: "Password",
+} as const;
+type Field = keyof typeof WIRE;
+const FIELD_OF = Object.fromEntries(Object.entries(WIRE).map(([k, v]) => [v, k])) as Record<string, Field>;
+const CREDENTIALS = new Set<string>(["Password", "Pin"]);
+
+const input = z.strictObject({
+  userId: guid("2SMS user id (a GUID)"),
+  displayName: z.string().trim().min(1).max(200).optional().describe("Name shown for the user"),
+  emailAddress: z.email("must be an email address").max(254).optional().describe("Email address"),
+  enabled: z.boolean().optional().describe("false disables the user's login"),
+  languageId: guid("Language id (a GUID from the 2SMS portal)").optional(),
+  mobilePhone: z
+    .string()
+    .trim()
+    .regex(MOBILE, "must be a phone number: at least 5 digits, optional leading +, only digits, spaces, ( ) and -, 5 to 20 characters")
+    .optional()
+    .describe("Mobile phone, e.g. +44 7700 900123"),
+  timeZone: z.string().trim().min(1).max(100).optional().describe("Windows time zone id, e.g. GMT Standard Time, Eastern Standard Time"),
+  username: z.string().trim().min(1).max(200).optional().describe("Login name; must be unique in 2SMS"),
+  adminUser: z.boolean().optional().describe("true makes the user an account administrator"),
+  preferences: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_147_483_647)
+    .optional()
+    .describe("2SMS preferences bit field (integer; values are not published)"),
+  pin: z
+    .string()
+    .regex(/^\d{4,12}$/, "must be 4 to 12 digits")
+    .nullable()
+    .optional()
+    .describe(
+      "Two-factor security PIN; null means a random PIN at each login. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed",
+    ),
+  password: z
+    .string()
+    .min(8)
+    .max(256)
+    .optional()
+    .describe("New password. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed"),
+  dryRun: z.boolean().default(false).describe("true: read the user and return what would change, without writing"),
+});
+
+const UserOut = z.object({
+  id: z.string().nullish(),
+  accountId: z.string().nullish(),
+  displayName: z.string().nullish(),
+  emailAddress: z.string().nullish(),
+  username: z.string().nullish(),
+  mobilePhone: z.string().nullish(),
+  timeZone: z.string().nullish(),
+  enabled: z.boolean().nullish(),
+  adminUser: z.boolean().nullish(),
+  languageId: z.string().nullish(),
+  preferences: z.union([z.number(), z.string()]).nullish(),
+  dateCreated: z.string().nullish(),
+  dateModified: z.string().nullish(),
+});
+
+const Gdpr = z.object({
+  agreementDate: z.string().nullish().describe("When the user accepted the privacy policy and data processing agreement"),
+  declineDate: z.string().nullish().describe("When the user declined them"),
+  dpaVersion: z.string().nullish().describe("Data processing agreement version accepted"),
+  privacyPolicyVersion: z.string().nullish().describe("Privacy policy version accepted"),
+});
+
+const readOnlyReason = (name: string) =>
+  `${name} is set by 2SMS itself (read-only) and cannot be changed through this API; it is reported in the result's gdpr section.`;
+
+export const updateGdpr = defineTool({
+  name: "update_gdpr",
+  title: "Update a 2SMS user (GDPR record)",
+  provider: "twosms",
+  description: [
+    "Updates a 2SMS user through the GDPR endpoint (POST api/v1/UserAdminAPI/UserUpdateGDPR/{id}): display name,",
+    "email, enabled, language, mobile phone, time zone, username, admin flag, preferences. The endpoint replaces",
+    "the whole user, so this tool reads the user first and sends the current record with only your fields",
+    "changed; nothing else is blanked. The result lists each change before and after, and the GDPR state 2SMS",
+    "reports (agreement and decline dates, DPA and privacy policy versions, which are read-only). dryRun: true",
+    "previews without writing. PIN and password changes are refused unless the server allows credential changes.",
+  ].join(" "),
+  input,
+  output: z.object({
+    ...writeResultFields,
+    user: UserOut.describe("The user after the call (for a dry run: as it is now); password and PIN are never included"),
+    gdpr: Gdpr.describe("GDPR consent state as 2SMS reports it"),
+    serverResult: z.string().optional().describe("2SMS's own result text, when it gave one"),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  refusedFields: Object.fromEntries(
+    [
+      ["agreementDate", "agreementDate"],
+      ["declineDate", "declineDate"],
+      ["dpaVersion", "dpaVersion"],
+      ["privacyPolicyVersion", "privacyPolicyVersion"],
+      ["dateCreated", "dateCreated"],
+      ["dateModified", "dateModified"],
+      ["accountId", "accountId"],
+      ...READ_ONLY_FIELDS.map((f) => [f, f]),
+    ].map(([k, name]) => [k as string, readOnlyReason(name as string)]),
+  ),
+  async handler(args, ctx, { clients, config }) {
+    const { userId, dryRun, ...fields } = args;
+    const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
+    if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
+    const credentials = given.filter(([f]) => CREDENTIALS.has(WIRE[f]));
+    for (const [, v] of credentials) registerSecret(v as string | null);
+    if (credentials.length && !config.allowCredentialChanges) {
+      throw new InputError(
+        credentials.map(([f]) => ({
+          field: f,
+          message:
+            "credential changes are disabled on this server. Set USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true in its environment to allow them, or change it in the 2SMS portal",
+        })),
+      );
+    }
+
+    const client = clients.twosms();
+    // If this read fails, nothing is written: the merge needs the whole current record.
+    const { user: current } = await client.getUser(ctx, userId);
+
+    const body: Record<string, unknown> = { ...current };
+    for (const f of READ_ONLY_FIELDS) delete body[f];
+    // A password or PIN read back must never be written back (it may be a hash or a mask).
+    delete body.Password;
+    delete body.Pin;
+    for (const [f, v] of given) body[WIRE[f]] = v;
+
+    const problems: Array<{ field: string; message: string }> = [];
+    for (const f of REQUIRED_FIELDS) {
+      const v = body[f];
+      if (v === undefined || v === null || v === "") {
+        problems.push({
+          field: FIELD_OF[f] ?? f,
+          message: `2SMS requires it on every update and the stored user has none; pass ${FIELD_OF[f] ?? f}`,
+        });
+      }
+    }
+    if (typeof body.MobilePhone === "string" && !MOBILE.test(body.MobilePhone) && fields.mobilePhone === undefined) {
+      problems.push({
+        field: "mobilePhone",
+        message: `the stored number ${JSON.stringify(body.MobilePhone)} does not pass 2SMS's own check, so the update would be refused; pass mobilePhone`,
+      });
+    }
+    if (problems.length) throw new InputError(problems);
+
+    const wireChanges = diff(
+      current,
+      body,
+      given.map(([f]) => WIRE[f]),
+    );
+    const changed: Change[] = wireChanges.map((c) =>
+      CREDENTIALS.has(c.field)
+        ? {
+            field: FIELD_OF[c.field] ?? c.field,
+            before: "(hidden)",
+            after: c.after === null ? "(random at each login)" : "(changed; not shown)",
+          }
+        : { ...c, field: FIELD_OF[c.field] ?? c.field },
+    );
+    // A credential always counts as a change: its current value is never compared or shown.
+    for (const [f] of credentials) {
+      if (!changed.some((c) => c.field === f))
+        changed.push({ field: f, before: "(hidden)", after: fields[f] === null ? "(random at each login)" : "(changed; not shown)" });
+    }
+
+    const summary = (u: TwoSmsUser) => ({ user: userOut(u), gdpr: gdprOf(u) });
+    if (changed.length === 0) {
+      return {
+        applied: false,
+        dryRun,
+        changed,
+        ...summary(current),
+        message: "Nothing to change: the user already has these values. Nothing was written.",
+      };
+    }
+    if (dryRun) {
+      return {
+        applied: false,
+        dryRun: true,
+        changed,
+        ...summary(current),
+        message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
+      };
+    }
+
+    const { user: updated, result } = await client.updateGdpr(ctx, userId, body);
+    const retries = retryNotes(ctx);
+    return {
+      applied: true,
+      dryRun: false,
+      changed,
+      ...summary(updated),
+      message: `Updated ${changed.length} field(s) of 2SMS user ${userId}: ${changed.map((c) => c.field).join(", ")}.`,
+      ...(result ? { serverResult: result } : {}),
+      ...(retries ? { retries } : {}),
+    };
+  },
+});
+
+function userOut(u: TwoSmsUser): z.infer<typeof UserOut> {
+  return {
+    id: u.ID,
+    accountId: u.AccountID,
+    displayName: u.DisplayName,
+    emailAddress: u.EmailAddress,
+    username: u.Username,
+    mobilePhone: u.MobilePhone,
+    timeZone: u.TimeZone,
+    enabled: u.Enabled,
+    adminUser: u.AdminUser,
+    languageId: u.LanguageID,
+    preferences: u.Preferences,
+    dateCreated: u.DateCreated,
+    dateModified: u.DateModified,
+  };
+}
+
+function gdprOf(u: TwoSmsUser): z.infer<typeof Gdpr> {
+  return {
+    agreementDate: u.AgreementDate,
+    declineDate: u.DeclineDate,
+    dpaVersion: u.DPAVersion,
+    privacyPolicyVersion: u.PrivacyPolicyVersion,
+  };
+}
