@@ -212,7 +212,7 @@ function unwrap(body: z.infer<typeof Envelope>, method: string, path: string): T
   if (code !== "" || reason !== "") {
     throw new UpstreamError({
       provider: "twosms",
-      code: /not\s*found|no\s+such|does not exist/i.test(reason) ? "not_found" : "upstream_error",
+      code: /not\s*(be\s*)?found|no\s+such|does not exist/i.test(`${code} ${reason}`) ? "not_found" : "upstream_error",
       status: 200,
       message: "reported an error inside a successful response",
       upstreamMessages: [[code, reason].filter(Boolean).join(": ")],
