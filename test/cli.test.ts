@@ -1,0 +1,144 @@
+import { spawn } from "node:child_process";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ENV_VARS } from "../src/config.js";
+import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { VERSION } from "../src/version.js";
+import { SERVER, sandboxEnv, startServer } from "./harness.js";
+
+function run(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SERVER, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(() => sandbox.close());
+
+describe("command line", () => {
+  it("--help mentions every flag, subcommand and variable", async () => {
+    const { code, stdout } = await run(["--help"]);
+    expect(code).toBe(0);
+    for (const word of ["--sandbox", "--read-only", "--tools", "--env-file", "--version", "doctor", ...ENV_VARS.map((v) => v.name)])
+      expect(stdout).toContain(word);
+  });
+
+  it("--version prints the version", async () => {
+    const { code, stdout } = await run(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(VERSION);
+  });
+
+  it("stops on a malformed configuration with every problem on stderr and nothing on stdout", async () => {
+    const { code, stdout, stderr } = await run([], {
+      LEADPING_BASE_URL: "not a url",
+      USERS_MCP_TIMEOUT_MS: "soon",
+      LEADPING_API_TOKEN: "secret-canary-cfg-1",
+    });
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/LEADPING_BASE_URL must be an http\(s\) URL/);
+    expect(stderr).toMatch(/USERS_MCP_TIMEOUT_MS must be a positive whole number/);
+    expect(stderr).not.toContain("secret-canary-cfg-1");
+  });
+
+  it("refuses an unknown flag with exit code 2", async () => {
+    const { code, stderr } = await run(["--frobnicate"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--help/);
+  });
+
+  it("refuses an unknown tool in --tools, listing the valid ones", async () => {
+    const { code, stderr } = await run(["--tools", "get_current_user,update_everything"]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/update_everything[\s\S]*Valid tools: get_current_user, update_compliance, update_user, update_gdpr/);
+  });
+});
+
+describe("who may do what, over stdio", () => {
+  it("--read-only lists only the read tool and refuses a call to a hidden one", async () => {
+    const s = await startServer(sandboxEnv(sandbox), ["--read-only"]);
+    try {
+      const { tools } = await s.client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(["get_current_user"]);
+      const r = (await s.client.callTool({
+        name: "update_compliance",
+        arguments: { compliance: { acceptedSms: false } },
+      })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      expect((r.content[0] as { text: string }).text).toMatch(/update_compliance is disabled on this server by read-only mode/);
+      expect(sandbox.requestsTo("leadping", "PUT")).toHaveLength(0);
+    } finally {
+      await s.client.close();
+    }
+  });
+
+  it("USERS_MCP_TOOLS exposes only the named tools", async () => {
+    const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_TOOLS: "update_user" }));
+    try {
+      const { tools } = await s.client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(["update_user"]);
+      const r = (await s.client.callTool({ name: "get_current_user", arguments: {} })) as CallToolResult;
+      expect((r.content[0] as { text: string }).text).toMatch(/disabled on this server by the tool allowlist/);
+    } finally {
+      await s.client.close();
+    }
+  });
+});
+
+describe("doctor", () => {
+  it("passes against the sandbox", async () => {
+    const { code, stdout } = await run(["doctor", "--sandbox"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Leadping\s+yes\s+yes\s+yes/);
+    expect(stdout).toMatch(/LeadConnector\s+yes\s+yes\s+yes/);
+    expect(stdout).toMatch(/2SMS\s+yes\s+yes\s+yes/);
+    expect(stdout).toMatch(/All configured providers are reachable/);
+  });
+
+  it("fails on broken credentials, says what to fix, and prints no secret", async () => {
+    const env = sandboxEnv(sandbox, {
+      LEADPING_API_TOKEN: "doctor-canary-leadping",
+      LEADCONNECTOR_TOKEN: "doctor-canary-lc",
+      TWOSMS_CLIENT_SECRET: "doctor-canary-2sms",
+    });
+    const { code, stdout, stderr } = await run(["doctor"], env);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/Leadping\s+yes\s+yes\s+NO[\s\S]*LEADPING_API_TOKEN/);
+    expect(stdout).toMatch(/LeadConnector\s+yes\s+yes\s+NO[\s\S]*LEADCONNECTOR_TOKEN/);
+    expect(stdout).toMatch(/2SMS\s+yes\s+yes\s+NO[\s\S]*TWOSMS_CLIENT_SECRET/);
+    expect(stdout).toMatch(/3 configured provider\(s\) failing/);
+    for (const canary of ["doctor-canary-leadping", "doctor-canary-lc", "doctor-canary-2sms"]) {
+      expect(stdout + stderr).not.toContain(canary);
+    }
+  });
+
+  it("reports an unreachable provider as not reachable", async () => {
+    const { code, stdout } = await run(["doctor"], {
+      LEADPING_API_TOKEN: "x-token-123",
+      LEADPING_BASE_URL: "http://127.0.0.1:9",
+      USERS_MCP_TIMEOUT_MS: "2000",
+    });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/Leadping\s+yes\s+NO/);
+    expect(stdout).toMatch(/LeadConnector\s+no\s+-/);
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { toolListing } from "../src/server.js";
+import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
+
+describe("what the model sees", () => {
+  it("matches the reviewed snapshot of tools/list (names, descriptions, schemas, annotations)", async () => {
+    // A change here is a change to what every agent reads: review the diff, then update with `vitest -u`.
+    await expect(JSON.stringify(toolListing(ALL_TOOLS), null, 2)).toMatchFileSnapshot("./__snapshots__/tools-list.json");
+  });
+
+  it("describes every input field and declares all four annotations explicitly", () => {
+    for (const tool of toolListing(ALL_TOOLS)) {
+      const props = (tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>;
+      for (const [name, schema] of Object.entries(props)) {
+        expect(schema.description, `${tool.name}.${name}`).toMatch(/\w{3,}/);
+      }
+      expect(tool.inputSchema.additionalProperties, tool.name).toBe(false);
+      for (const a of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
+        expect(typeof tool.annotations?.[a], `${tool.name}.${a}`).toBe("boolean");
+      }
+      expect(tool.description.length).toBeGreaterThan(100);
+    }
+  });
+
+  it("marks only get_current_user read-only", () => {
+    expect(selectTools({ readOnly: true, tools: undefined }).map((t) => t.name)).toEqual(["get_current_user"]);
+  });
+});
