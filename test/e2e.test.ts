@@ -94,3 +94,63 @@ describe("the built server over stdio", () => {
     for (const line of server.stdoutLines) expect(() => JSON.parse(line)).not.toThrow();
   });
 });
+
+describe("every tool end to end, with canary secrets", () => {
+  const PASSWORD = "e2e-Canary-Password-51d7";
+  const PIN = "73910482";
+
+  it("drives update_user and update_gdpr through the built server and leaks no secret anywhere", async () => {
+    const env = sandboxEnv(sandbox, { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true", USERS_MCP_LOG_LEVEL: "debug" });
+    const s = await startServer(env);
+    try {
+      const call = async (name: string, args: Record<string, unknown>) =>
+        (await s.client.callTool({ name, arguments: args })) as CallToolResult;
+      const results = [
+        await call("update_user", { userId: "aB3dE5gH7jK9mN1pQ3sT", lastName: "Márquez", password: PASSWORD }),
+        await call("update_gdpr", { userId: "950c5cc3-a161-4d7e-858c-c8359d79b2a9", displayName: "Tom B.", pin: PIN }),
+        await call("update_gdpr", { userId: "950c5cc3-a161-4d7e-858c-c8359d79b2a9", password: PASSWORD, dryRun: true }),
+        await call("get_current_user", {}),
+      ];
+      expect(results.map((r) => Boolean(r.isError))).toEqual([false, false, false, false]);
+      expect(results[0]?.structuredContent).toMatchObject({ applied: true, user: { lastName: "Márquez" } });
+      expect(results[1]?.structuredContent).toMatchObject({
+        applied: true,
+        user: { displayName: "Tom B." },
+        gdpr: { declineDate: "2024-03-02T08:00:00.0000000+00:00" },
+      });
+      // The credentials did reach the upstreams...
+      expect(JSON.parse(sandbox.requestsTo("leadconnector", "PUT").at(-1)?.body ?? "").password).toBe(PASSWORD);
+      expect(JSON.parse(sandbox.requestsTo("twosms", "POST").at(-1)?.body ?? "").Pin).toBe(PIN);
+
+      // ...and nothing else did: not the tool results, stdout, or stderr.
+      const accessToken =
+        sandbox
+          .requestsTo("twosms", "GET")
+          .at(-1)
+          ?.headers.authorization?.replace(/^Bearer /, "") ?? "";
+      expect(accessToken.length).toBeGreaterThan(10);
+      const secrets = [PASSWORD, PIN, accessToken, env.LEADPING_API_TOKEN, env.LEADCONNECTOR_TOKEN, env.TWOSMS_CLIENT_SECRET] as string[];
+      const everything = [JSON.stringify(results), s.stdoutLines.join("\n"), s.stderr.join("")].join("\n");
+      expect(s.stderr.join("")).toMatch(/update_gdpr: ok/);
+      for (const secret of secrets) expect(everything).not.toContain(secret);
+    } finally {
+      await s.client.close();
+    }
+  });
+});
+
+describe("npm run demo", () => {
+  it("shows every tool answering as expected in a readable transcript", async () => {
+    const { execFile } = await import("node:child_process");
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [new URL("../scripts/demo.mjs", import.meta.url).pathname], { timeout: 20_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    for (const tool of ["get_current_user", "update_compliance", "update_user", "update_gdpr"]) expect(out).toContain(tool);
+    expect(out).toMatch(/Dry run: 1 field\(s\) would change \(acceptedSms\)/);
+    expect(out).toMatch(/firstName: "John" → "Jonathan"/);
+    expect(out).toMatch(/timeZone: "GMT Standard Time" → "W\. Europe Standard Time"/);
+    expect(out).toMatch(/Demo finished: every tool answered as expected\./);
+  });
+});

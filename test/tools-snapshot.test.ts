@@ -18,7 +18,7 @@ describe("what the model sees", () => {
       for (const a of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
         expect(typeof tool.annotations?.[a], `${tool.name}.${a}`).toBe("boolean");
       }
-      expect(tool.description.length).toBeGreaterThan(100);
+      expect(tool.description?.length ?? 0).toBeGreaterThan(100);
     }
   });
 
