@@ -109,9 +109,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     import("@modelcontextprotocol/sdk/server/stdio.js"),
   ]);
   const clients = createClients(config);
+  const stopping = new AbortController();
   let server: ReturnType<typeof createServer>;
   try {
-    server = createServer({ config, clients, logger });
+    server = createServer({ config, clients, logger, shutdown: stopping.signal });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -124,6 +125,12 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger.info(`shutting down (${why})`);
     const force = setTimeout(() => process.exit(code), 2_000);
     force.unref();
+    // In-flight calls are stopped and answer with an error result before the transport closes.
+    stopping.abort();
+    const { inFlight } = await import("./server.js");
+    for (let waited = 0; inFlight.count > 0 && waited < 1_500; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
+    await new Promise((r) => setImmediate(r));
     await server.close().catch(() => {});
     await clients.close();
     await sandbox?.close();

@@ -18,7 +18,12 @@ export interface ServerDeps {
   config: Config;
   clients: Clients;
   logger: Logger;
+  /** Aborted when the process is shutting down: in-flight calls stop and answer instead of being cut off. */
+  shutdown?: AbortSignal;
 }
+
+/** Tool calls under way, so a shutdown can wait for them to answer. */
+export const inFlight = { count: 0 };
 
 const INSTRUCTIONS = [
   "users-mcp reads and changes user accounts on three platforms: Leadping (get_current_user, update_compliance),",
@@ -45,7 +50,7 @@ export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
 }
 
 /** Builds the MCP server with the tools this configuration allows. */
-export function createServer({ config, clients, logger }: ServerDeps): Server {
+export function createServer({ config, clients, logger, shutdown }: ServerDeps): Server {
   const tools = selectTools(config);
   const byName = new Map(tools.map((t) => [t.name, t]));
   const listing = toolListing(tools);
@@ -63,7 +68,8 @@ export function createServer({ config, clients, logger }: ServerDeps): Server {
     if (!tool) return errorResult(unavailableTool(name, tools, config));
 
     const started = Date.now();
-    const ctx = createCallContext(config.timeoutMs, extra.signal);
+    const ctx = createCallContext(config.timeoutMs, shutdown ? AbortSignal.any([extra.signal, shutdown]) : extra.signal);
+    inFlight.count += 1;
     try {
       const args = request.params.arguments ?? {};
       if (Buffer.byteLength(JSON.stringify(args)) > MAX_ARGUMENT_BYTES) {
@@ -93,7 +99,15 @@ export function createServer({ config, clients, logger }: ServerDeps): Server {
           ...(level === "error" && err instanceof Error ? { error: err.stack ?? err.message } : {}),
         },
       );
+      if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
+        return errorResult(
+          `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
+          config.sandbox,
+        );
+      }
       return errorResult(describeError(err, tool, config), config.sandbox);
+    } finally {
+      inFlight.count -= 1;
     }
   });
 

@@ -79,7 +79,7 @@ describe("the built server over stdio", () => {
       check();
     });
     child.stdin.end();
-    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    const code = await new Promise<number | null>((r) => child.on("close", r));
     expect(code).toBe(0);
     const messages = out
       .split("\n")
