@@ -104,6 +104,24 @@ describe("who may do what, over stdio", () => {
   });
 });
 
+describe("--sandbox", () => {
+  it("needs no credentials, says so at start, and marks every result as coming from the sandbox", async () => {
+    const s = await startServer({}, ["--sandbox"]);
+    try {
+      const ok = (await s.client.callTool({ name: "get_current_user", arguments: {} })) as CallToolResult;
+      expect(ok.isError).toBeFalsy();
+      expect(ok._meta).toEqual({ "users-mcp/sandbox": true });
+      expect(JSON.stringify(ok.content)).toMatch(/Sandbox mode: this result came from the built-in sandbox/);
+      const refused = (await s.client.callTool({ name: "update_user", arguments: { userId: "x" } })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toMatch(/Sandbox mode/);
+      expect(s.stderr.join("")).toMatch(/SANDBOX mode/);
+    } finally {
+      await s.client.close();
+    }
+  });
+});
+
 describe("doctor", () => {
   it("passes against the sandbox", async () => {
     const { code, stdout } = await run(["doctor", "--sandbox"]);
