@@ -1,11 +1,14 @@
 import { z } from "zod";
 import type { CallContext, Provider, UpstreamErrorCode } from "../client/http.js";
 
-export { InputError } from "../client/http.js";
+import { InputError } from "../client/http.js";
+
+export { InputError };
 
 import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { registerSecret } from "../redact.js";
 
 export interface ToolDeps {
   config: Config;
@@ -92,4 +95,19 @@ export const writeResultFields = {
 /** Describes the retries a call made, for the result (absent when there were none). */
 export function retryNotes(ctx: CallContext): string[] | undefined {
   return ctx.retries.length ? ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`) : undefined;
+}
+
+/**
+ * Passwords and PINs travel through the model's context: they are registered for redaction at once,
+ * and refused unless the operator opted in. `where` says where else the person can change them.
+ */
+export function guardCredentials(config: Pick<Config, "allowCredentialChanges">, given: Array<[string, unknown]>, where: string): void {
+  for (const [, value] of given) registerSecret(typeof value === "string" ? value : undefined);
+  if (given.length === 0 || config.allowCredentialChanges) return;
+  throw new InputError(
+    given.map(([field]) => ({
+      field,
+      message: `credential changes are disabled on this server. Set USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true in its environment to allow them, or change it in ${where}`,
+    })),
+  );
 }

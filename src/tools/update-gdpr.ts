@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
-import { registerSecret } from "../redact.js";
-import { type Change, defineTool, diff, InputError, retryNotes, writeResultFields } from "./define.js";
+import { type Change, defineTool, diff, guardCredentials, InputError, retryNotes, writeResultFields } from "./define.js";
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
@@ -128,16 +127,7 @@ export const updateGdpr = defineTool({
     const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
     if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
     const credentials = given.filter(([f]) => CREDENTIALS.has(WIRE[f]));
-    for (const [, v] of credentials) registerSecret(v as string | null);
-    if (credentials.length && !config.allowCredentialChanges) {
-      throw new InputError(
-        credentials.map(([f]) => ({
-          field: f,
-          message:
-            "credential changes are disabled on this server. Set USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true in its environment to allow them, or change it in the 2SMS portal",
-        })),
-      );
-    }
+    guardCredentials(config, credentials, "the 2SMS portal");
 
     const client = clients.twosms();
     // If this read fails, nothing is written: the merge needs the whole current record.

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
-import { registerSecret } from "../redact.js";
-import { type Change, canonical, defineTool, InputError, retryNotes, writeResultFields } from "./define.js";
+import { type Change, canonical, defineTool, guardCredentials, InputError, retryNotes, writeResultFields } from "./define.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "./leadconnector-vocab.js";
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -130,18 +129,7 @@ export const updateUser = defineTool({
     const { userId, dryRun, ...fields } = args;
     const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
     if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
-    if (args.password !== undefined) {
-      registerSecret(args.password);
-      if (!config.allowCredentialChanges) {
-        throw new InputError([
-          {
-            field: "password",
-            message:
-              "credential changes are disabled on this server. Set USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true in its environment to allow them, or change the password in LeadConnector",
-          },
-        ]);
-      }
-    }
+    guardCredentials(config, args.password !== undefined ? [["password", args.password]] : [], "the LeadConnector app");
 
     const client = clients.leadconnector();
     const current = await client.getUser(ctx, userId);
