@@ -49,7 +49,13 @@ export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
   }));
 }
 
-/** Builds the MCP server with the tools this configuration allows. */
+/**
+ * Builds the MCP server with the tools this configuration allows.
+ *
+ * This uses the SDK's low-level `Server` rather than `McpServer`: McpServer validates arguments itself and
+ * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
+ * (including the reason for fields refused on purpose), and one place must turn every error into a result.
+ */
 export function createServer({ config, clients, logger, shutdown }: ServerDeps): Server {
   const tools = selectTools(config);
   const byName = new Map(tools.map((t) => [t.name, t]));
