@@ -69,8 +69,7 @@ async function main(): Promise<void> {
 
   if (command === "doctor") {
     const { runDoctor } = await import("./doctor.js");
-    // allow-stdout: doctor is a CLI report, not the MCP server
-    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s));
+    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s)); // allow-stdout: doctor is a CLI report
     return;
   }
   await serve(config, logger);
