@@ -111,3 +111,32 @@ export function guardCredentials(config: Pick<Config, "allowCredentialChanges">,
     })),
   );
 }
+
+type WriteOutcome = Pick<
+  z.infer<z.ZodObject<typeof writeResultFields>>,
+  "applied" | "dryRun" | "changed" | "message" | "warnings" | "retries"
+>;
+
+/**
+ * The result fields of a write tool that stops before writing: nothing would change, or a dry run.
+ * Undefined when the write should go ahead. `what` names the record ("the user").
+ */
+export function notWritten(changed: Change[], dryRun: boolean, what: string, warnings: string[] = []): WriteOutcome | undefined {
+  if (changed.length === 0) {
+    return { applied: false, dryRun, changed, message: `Nothing to change: ${what} already has these values. Nothing was written.` };
+  }
+  if (!dryRun) return undefined;
+  return {
+    applied: false,
+    dryRun: true,
+    changed,
+    message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
+    ...(warnings.length ? { warnings } : {}),
+  };
+}
+
+/** The result fields of a write that happened, with the call's retries. */
+export function written(ctx: CallContext, changed: Change[], message: string, warnings: string[] = []): WriteOutcome {
+  const retries = retryNotes(ctx);
+  return { applied: true, dryRun: false, changed, message, ...(warnings.length ? { warnings } : {}), ...(retries ? { retries } : {}) };
+}

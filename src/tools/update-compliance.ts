@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type TrustedFormCertificate, UserCompliance } from "../client/leadping.js";
-import { canonical, defineTool, diff, retryNotes, writeResultFields } from "./define.js";
+import { canonical, defineTool, diff, notWritten, writeResultFields, written } from "./define.js";
 import { US_STATE_CODES } from "./us-states.js";
 
 const certificate = z.strictObject({
@@ -101,25 +101,8 @@ export const updateCompliance = defineTool({
     const changed = diff(current, merged, Object.keys(given));
     const warnings = consentWarnings(changed);
 
-    if (changed.length === 0) {
-      return {
-        applied: false,
-        dryRun: args.dryRun,
-        changed,
-        compliance: current,
-        message: "Nothing to change: the compliance record already has these values. Nothing was written.",
-      };
-    }
-    if (args.dryRun) {
-      return {
-        applied: false,
-        dryRun: true,
-        changed,
-        compliance: merged,
-        message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
-        ...(warnings.length ? { warnings } : {}),
-      };
-    }
+    const skipped = notWritten(changed, args.dryRun, "the compliance record", warnings);
+    if (skipped) return { ...skipped, compliance: changed.length ? merged : current };
 
     const updated = await client.updateCompliance(ctx, merged, args.source ?? null);
     const stored: UserCompliance = updated.compliance ?? merged;
@@ -130,16 +113,8 @@ export const updateCompliance = defineTool({
         );
       }
     }
-    const retries = retryNotes(ctx);
-    return {
-      applied: true,
-      dryRun: false,
-      changed,
-      compliance: stored,
-      message: `Updated ${changed.length} compliance field(s): ${changed.map((c) => c.field).join(", ")}.`,
-      ...(warnings.length ? { warnings } : {}),
-      ...(retries ? { retries } : {}),
-    };
+    const message = `Updated ${changed.length} compliance field(s): ${changed.map((c) => c.field).join(", ")}.`;
+    return { ...written(ctx, changed, message, warnings), compliance: stored };
   },
 });
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
-import { type Change, defineTool, diff, guardCredentials, InputError, retryNotes, writeResultFields } from "./define.js";
+import { type Change, defineTool, diff, guardCredentials, InputError, notWritten, writeResultFields, written } from "./define.js";
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
@@ -179,36 +179,12 @@ export const updateGdpr = defineTool({
     }
 
     const summary = (u: TwoSmsUser) => ({ user: userOut(u), gdpr: gdprOf(u) });
-    if (changed.length === 0) {
-      return {
-        applied: false,
-        dryRun,
-        changed,
-        ...summary(current),
-        message: "Nothing to change: the user already has these values. Nothing was written.",
-      };
-    }
-    if (dryRun) {
-      return {
-        applied: false,
-        dryRun: true,
-        changed,
-        ...summary(current),
-        message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
-      };
-    }
+    const skipped = notWritten(changed, dryRun, "the user");
+    if (skipped) return { ...skipped, ...summary(current) };
 
     const { user: updated, result } = await client.updateGdpr(ctx, userId, body);
-    const retries = retryNotes(ctx);
-    return {
-      applied: true,
-      dryRun: false,
-      changed,
-      ...summary(updated),
-      message: `Updated ${changed.length} field(s) of 2SMS user ${userId}: ${changed.map((c) => c.field).join(", ")}.`,
-      ...(result ? { serverResult: result } : {}),
-      ...(retries ? { retries } : {}),
-    };
+    const message = `Updated ${changed.length} field(s) of 2SMS user ${userId}: ${changed.map((c) => c.field).join(", ")}.`;
+    return { ...written(ctx, changed, message), ...summary(updated), ...(result ? { serverResult: result } : {}) };
   },
 });
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
-import { type Change, canonical, defineTool, guardCredentials, InputError, retryNotes, writeResultFields } from "./define.js";
+import { type Change, canonical, defineTool, guardCredentials, InputError, notWritten, writeResultFields, written } from "./define.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "./leadconnector-vocab.js";
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -158,39 +158,14 @@ export const updateUser = defineTool({
     }
     warnings.push(...semanticsWarnings(args));
 
-    if (changed.length === 0) {
-      return {
-        applied: false,
-        dryRun,
-        changed,
-        user: pick(current),
-        message: "Nothing to change: the user already has these values. Nothing was written.",
-      };
-    }
-    if (dryRun) {
-      return {
-        applied: false,
-        dryRun: true,
-        changed,
-        user: pick(current),
-        message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
-        ...(warnings.length ? { warnings } : {}),
-      };
-    }
+    const skipped = notWritten(changed, dryRun, "the user", warnings);
+    if (skipped) return { ...skipped, user: pick(current) };
 
     const body = Object.fromEntries(given) as LcUpdateUserBody;
     const updated = await client.updateUser(ctx, userId, body);
-    const retries = retryNotes(ctx);
     const passwordNote = args.password !== undefined ? " The password was changed." : "";
-    return {
-      applied: true,
-      dryRun: false,
-      changed,
-      user: pick(updated),
-      message: `Updated ${changed.length} field(s) of user ${userId}: ${changed.map((c) => c.field).join(", ")}.${passwordNote}`,
-      ...(warnings.length ? { warnings } : {}),
-      ...(retries ? { retries } : {}),
-    };
+    const message = `Updated ${changed.length} field(s) of user ${userId}: ${changed.map((c) => c.field).join(", ")}.${passwordNote}`;
+    return { ...written(ctx, changed, message, warnings), user: pick(updated) };
   },
 });
 
