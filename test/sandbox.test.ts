@@ -16,17 +16,19 @@ const ts = (path: string, init: RequestInit = {}) => fetch(`${sb.baseUrls.twosms
 const lpAuth = { authorization: `Bearer ${SANDBOX_CREDENTIALS.leadpingToken}` };
 const lcAuth = { authorization: `Bearer ${SANDBOX_CREDENTIALS.leadconnectorToken}`, version: "2021-07-28" };
 
-async function twosmsToken(): Promise<string> {
-  const res = await ts("/Token", {
+function requestToken(
+  clientId: string = SANDBOX_CREDENTIALS.twosmsClientId,
+  clientSecret: string = SANDBOX_CREDENTIALS.twosmsClientSecret,
+) {
+  return ts("/Token", {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: SANDBOX_CREDENTIALS.twosmsClientId,
-      client_secret: SANDBOX_CREDENTIALS.twosmsClientSecret,
-    }),
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret }),
   });
-  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function twosmsToken(): Promise<string> {
+  return ((await (await requestToken()).json()) as { access_token: string }).access_token;
 }
 
 describe("Leadping stand-in", () => {
@@ -105,21 +107,9 @@ describe("LeadConnector stand-in", () => {
 
 describe("2SMS stand-in", () => {
   it("grants an 8-hour bearer token for valid client credentials and refuses others as invalid_client", async () => {
-    const ok = await ts("/Token", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "client_credentials",
-        client_id: SANDBOX_CREDENTIALS.twosmsClientId,
-        client_secret: SANDBOX_CREDENTIALS.twosmsClientSecret,
-      }),
-    });
+    const ok = await requestToken();
     expect(await ok.json()).toMatchObject({ token_type: "bearer", expires_in: 28800 });
-    const bad = await ts("/Token", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: "grant_type=client_credentials&client_id=x&client_secret=y",
-    });
+    const bad = await requestToken("x", "y");
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: "invalid_client" });
   });
