@@ -60,10 +60,6 @@ const PROVIDERS: Record<Provider, ProviderAdvice> = {
   },
 };
 
-export function providerLabel(provider: Provider): string {
-  return PROVIDERS[provider].label;
-}
-
 function seconds(ms: number): string {
   const s = Math.max(1, Math.ceil(ms / 1000));
   return s === 1 ? "1 second" : `${s} seconds`;

@@ -32,5 +32,3 @@ export function createLogger(level: LogLevel, write: (line: string) => void = de
 function defaultWrite(line: string): void {
   process.stderr.write(`${line}\n`);
 }
-
-export const silentLogger: Logger = { error() {}, warn() {}, info() {}, debug() {} };
