@@ -175,12 +175,15 @@ export function describeIssues(toolName: string, schema: z.ZodType, issues: z.co
   return new InputError(out);
 }
 
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
+/** An argument's place, e.g. `compliance.trustedFormCertificates[0].url`; long keys are shortened. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   if (path.length === 0) return "(arguments)";
   let s = "";
   for (const part of path) {
+    const name = String(part);
+    const key = name.length > 60 ? `${name.slice(0, 60)}…` : name;
     if (typeof part === "number") s += `[${part}]`;
-    else s += s === "" ? String(part) : `.${String(part)}`;
+    else s += s === "" ? key : `.${key}`;
   }
   return s;
 }

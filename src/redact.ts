@@ -37,8 +37,23 @@ export function cleanOutput<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => cleanOutput(v)) as T;
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[stripInvisible(k)] = cleanOutput(v);
+    // defineProperty: a `__proto__` key in upstream data stays a plain field instead of becoming a prototype.
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, stripInvisible(k), { value: cleanOutput(v), enumerable: true, writable: true, configurable: true });
     return out as T;
   }
   return value;
+}
+
+/**
+ * C0 and C1 controls, line and paragraph separators, bidi embeddings, overrides and isolates, the
+ * zero-width space and the byte-order mark. Written into a real person's record they hide or reorder
+ * text for whoever reads it next, so free-text arguments refuse them. Zero-width joiners and the
+ * LRM/RLM marks stay allowed: scripts such as Persian and Hebrew need them.
+ */
+const HIDDEN_IN_INPUT = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069\u200B\uFEFF]/u;
+
+/** True when a caller-supplied string carries characters that must not be written into a record. */
+export function hasHiddenCharacters(text: string): boolean {
+  return HIDDEN_IN_INPUT.test(text);
 }

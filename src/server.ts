@@ -4,7 +4,7 @@ import { z } from "zod";
 import { createCallContext, InputError, UpstreamError } from "./client/http.js";
 import type { Clients } from "./clients.js";
 import type { Config } from "./config.js";
-import { describeError, describeIssues } from "./errors.js";
+import { describeError, describeIssues, formatPath } from "./errors.js";
 import type { Logger } from "./log.js";
 import { cleanOutput, redact, stripInvisible } from "./redact.js";
 import type { ToolDefinition } from "./tools/define.js";
@@ -13,6 +13,46 @@ import { VERSION } from "./version.js";
 
 /** Arguments larger than this (as JSON) are refused before validation: no tool needs more. */
 export const MAX_ARGUMENT_BYTES = 256 * 1024;
+/** No tool's arguments nest deeper than 4 levels; deeper input is refused before anything walks it recursively. */
+export const MAX_ARGUMENT_DEPTH = 16;
+/** Values (objects, arrays, scalars) in one call's arguments; the largest legitimate call has a few thousand. */
+const MAX_ARGUMENT_VALUES = 50_000;
+
+/**
+ * Checks the raw arguments without recursion, so hostile input cannot exhaust the stack: too deep,
+ * too many values, too many bytes, or a `__proto__` key (which parsing would silently drop, losing
+ * what the caller meant) are refused with the place to fix.
+ */
+export function checkArgumentShape(args: Record<string, unknown>): InputError | undefined {
+  const stack: Array<[unknown, PropertyKey[]]> = [[args, []]];
+  let values = 0;
+  while (stack.length) {
+    const [value, path] = stack.pop() as [unknown, PropertyKey[]];
+    values += 1;
+    if (values > MAX_ARGUMENT_VALUES)
+      return new InputError([{ field: "(arguments)", message: `too large: more than ${MAX_ARGUMENT_VALUES} values` }]);
+    if (value === null || typeof value !== "object") continue;
+    if (path.length >= MAX_ARGUMENT_DEPTH)
+      return new InputError([
+        {
+          field: formatPath(path),
+          message: `nested too deeply (more than ${MAX_ARGUMENT_DEPTH} levels); no argument of any tool needs that`,
+        },
+      ]);
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], [...path, i]]);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (key === "__proto__")
+        return new InputError([{ field: formatPath([...path, key]), message: "a reserved name, not accepted as a key; remove it" }]);
+      stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(args)) > MAX_ARGUMENT_BYTES)
+    return new InputError([{ field: "(arguments)", message: `too large: at most ${MAX_ARGUMENT_BYTES / 1024} KiB of JSON` }]);
+  return undefined;
+}
 
 export interface ServerDeps {
   config: Config;
@@ -78,9 +118,8 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
     inFlight.count += 1;
     try {
       const args = request.params.arguments ?? {};
-      if (Buffer.byteLength(JSON.stringify(args)) > MAX_ARGUMENT_BYTES) {
-        throw new InputError([{ field: "(arguments)", message: `too large: at most ${MAX_ARGUMENT_BYTES / 1024} KiB of JSON` }]);
-      }
+      const shapeError = checkArgumentShape(args);
+      if (shapeError) throw shapeError;
       const refused = Object.keys(args)
         .filter((k) => tool.refusedFields && Object.hasOwn(tool.refusedFields, k))
         .map((k) => ({ field: k, message: tool.refusedFields?.[k] ?? "" }));

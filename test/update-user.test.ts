@@ -108,7 +108,7 @@ describe("update_user", () => {
     [{ userId: USER, twilioPhone: { loc1: "555-1234" } }, /twilioPhone\.loc1/],
     [{ userId: "../locations/abc", firstName: "X" }, /userId: must be a plain id/],
     [{ userId: "abc%2F..", firstName: "X" }, /userId: must be a plain id/],
-    [{ userId: "abc\r\nX-Injected: 1", firstName: "X" }, /userId: must be a plain id/],
+    [{ userId: "abc\r\nX-Injected: 1", firstName: "X" }, /userId: must not contain control characters/],
     [{ userId: "", firstName: "X" }, /userId/],
     [{ userId: USER, password: PASSWORD }, /password: credential changes are disabled[\s\S]*USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true/],
   ])("refuses %j without sending anything", async (args, message) => {

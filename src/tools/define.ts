@@ -8,7 +8,7 @@ export { InputError };
 import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import { registerSecret } from "../redact.js";
+import { hasHiddenCharacters, registerSecret } from "../redact.js";
 
 export interface ToolDeps {
   config: Config;
@@ -39,6 +39,18 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   /** Tool-specific next steps for upstream errors, overriding the provider's general advice. */
   errorHints?: Partial<Record<UpstreamErrorCode, string>>;
   handler(args: z.output<I>, ctx: CallContext, deps: ToolDeps): Promise<z.input<O>>;
+}
+
+/** A free-text argument: trimmed, 1..max characters, no control or invisible bidi characters. */
+export function plainText(max: number) {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((v) => !hasHiddenCharacters(v), {
+      message: "must not contain control characters or invisible/bidi formatting characters (such as U+202E or U+200B); send plain text",
+    });
 }
 
 /** Typed identity: lets each tool file infer its handler's argument and result types from its schemas. */

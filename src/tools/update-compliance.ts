@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type TrustedFormCertificate, UserCompliance } from "../client/leadping.js";
-import { canonical, defineTool, diff, notWritten, writeResultFields, written } from "./define.js";
+import { canonical, defineTool, diff, notWritten, plainText, writeResultFields, written } from "./define.js";
 import { US_STATE_CODES } from "./us-states.js";
 
 const certificate = z.strictObject({
@@ -12,8 +12,8 @@ const certificate = z.strictObject({
       if (!trustedFormId(url))
         ctx.addIssue({ code: "custom", message: "must be a TrustedForm certificate URL: https://cert.trustedform.com/<id>" });
     }),
-  id: z.string().min(1).max(255).optional().describe("Certificate id; omit it to use the id at the end of the URL"),
-  source: z.string().max(200).optional().describe("Where the consent was captured (free text, e.g. a form or site name)"),
+  id: plainText(255).optional().describe("Certificate id; omit it to use the id at the end of the URL"),
+  source: plainText(200).optional().describe("Where the consent was captured (free text, e.g. a form or site name)"),
   createdAt: z.iso.datetime({ offset: true }).optional().describe("When the certificate was issued, ISO 8601 date-time"),
 });
 
@@ -51,7 +51,7 @@ const complianceInput = z
         "REPLACES the list of US states/territories the user is licensed in: two-letter codes such as CA, NY, PR (case-insensitive; duplicates dropped)",
       ),
     licensedProducts: z
-      .array(z.string().trim().min(1).max(200))
+      .array(plainText(200))
       .max(100)
       .optional()
       .describe('REPLACES the list of insurance or financial products the user is licensed to sell (free text, e.g. "Medicare", "Life")'),
@@ -74,11 +74,7 @@ export const updateCompliance = defineTool({
   ].join(" "),
   input: z.strictObject({
     compliance: complianceInput,
-    source: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
+    source: plainText(200)
       .optional()
       .describe('Free-text label recorded with the change saying where it came from (e.g. "support chat"); omit to send none'),
     dryRun: z.boolean().default(false).describe("true: compute and return the change without writing anything"),

@@ -1,6 +1,16 @@
 import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
-import { type Change, defineTool, diff, guardCredentials, InputError, notWritten, writeResultFields, written } from "./define.js";
+import {
+  type Change,
+  defineTool,
+  diff,
+  guardCredentials,
+  InputError,
+  notWritten,
+  plainText,
+  writeResultFields,
+  written,
+} from "./define.js";
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
@@ -27,7 +37,7 @@ const CREDENTIALS = new Set<string>(["Password", "Pin"]);
 
 const input = z.strictObject({
   userId: guid("2SMS user id (a GUID)"),
-  displayName: z.string().trim().min(1).max(200).optional().describe("Name shown for the user"),
+  displayName: plainText(200).optional().describe("Name shown for the user"),
   emailAddress: z.email("must be an email address").max(254).optional().describe("Email address"),
   enabled: z.boolean().optional().describe("false disables the user's login"),
   languageId: guid("Language id (a GUID from the 2SMS portal)").optional(),
@@ -37,8 +47,8 @@ const input = z.strictObject({
     .regex(MOBILE, "must be a phone number: at least 5 digits, optional leading +, only digits, spaces, ( ) and -, 5 to 20 characters")
     .optional()
     .describe("Mobile phone, e.g. +44 7700 900123"),
-  timeZone: z.string().trim().min(1).max(100).optional().describe("Windows time zone id, e.g. GMT Standard Time, Eastern Standard Time"),
-  username: z.string().trim().min(1).max(200).optional().describe("Login name; must be unique in 2SMS"),
+  timeZone: plainText(100).optional().describe("Windows time zone id, e.g. GMT Standard Time, Eastern Standard Time"),
+  username: plainText(200).optional().describe("Login name; must be unique in 2SMS"),
   adminUser: z.boolean().optional().describe("true makes the user an account administrator"),
   preferences: z
     .number()

@@ -1,15 +1,25 @@
 import { z } from "zod";
 import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
-import { type Change, canonical, defineTool, guardCredentials, InputError, notWritten, writeResultFields, written } from "./define.js";
+import {
+  type Change,
+  canonical,
+  defineTool,
+  guardCredentials,
+  InputError,
+  notWritten,
+  plainText,
+  writeResultFields,
+  written,
+} from "./define.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "./leadconnector-vocab.js";
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const NOT_READABLE = "(not readable: LeadConnector does not return this field)";
 
-const id = z.string().trim().min(1).max(100);
+const id = plainText(100);
 const scopeList = (what: string) =>
   z
-    .array(z.string().trim().min(1).max(200))
+    .array(plainText(200))
     .max(500)
     .optional()
     .describe(
@@ -24,6 +34,11 @@ const permissions = z
     >,
   )
   .catchall(z.boolean())
+  .superRefine((flags, ctx) => {
+    for (const flag of Object.keys(flags))
+      if (!/^[A-Za-z][A-Za-z0-9_]{0,99}$/.test(flag))
+        ctx.addIssue({ code: "custom", path: [flag], message: "not a flag name: use letters, digits and _ (such as contactsEnabled)" });
+  })
   .optional()
   .describe(
     "Feature permissions to set, as flag name → true/false. Only the flags you pass change. Unknown flag names are sent with a warning",
@@ -31,8 +46,8 @@ const permissions = z
 
 const input = z.strictObject({
   userId: id.describe("LeadConnector user id (e.g. 0IHuJvc2ofPAAA8GzTRi)"),
-  firstName: z.string().trim().min(1).max(100).optional().describe("New first name"),
-  lastName: z.string().trim().min(1).max(100).optional().describe("New last name"),
+  firstName: plainText(100).optional().describe("New first name"),
+  lastName: plainText(100).optional().describe("New last name"),
   password: z
     .string()
     .min(8)
