@@ -87,7 +87,7 @@ describe("who may do what, over stdio", () => {
       expect((r.content[0] as { text: string }).text).toMatch(/update_compliance is disabled on this server by read-only mode/);
       expect(sandbox.requestsTo("leadping", "PUT")).toHaveLength(0);
     } finally {
-      await s.client.close();
+      await s.close();
     }
   });
 
@@ -99,7 +99,7 @@ describe("who may do what, over stdio", () => {
       const r = (await s.client.callTool({ name: "get_current_user", arguments: {} })) as CallToolResult;
       expect((r.content[0] as { text: string }).text).toMatch(/disabled on this server by the tool allowlist/);
     } finally {
-      await s.client.close();
+      await s.close();
     }
   });
 });
@@ -117,7 +117,7 @@ describe("--sandbox", () => {
       expect(JSON.stringify(refused.content)).toMatch(/Sandbox mode/);
       expect(s.stderr.join("")).toMatch(/SANDBOX mode/);
     } finally {
-      await s.client.close();
+      await s.close();
     }
   });
 });

@@ -12,7 +12,7 @@ beforeAll(async () => {
   server = await startServer(sandboxEnv(sandbox));
 });
 afterAll(async () => {
-  await server.client.close();
+  await server.close();
   await sandbox.close();
 });
 
@@ -91,7 +91,7 @@ describe("the built server over stdio", () => {
 
   it("logs to stderr, not stdout", () => {
     expect(server.stderr.join("")).toMatch(/ready on stdio/);
-    for (const line of server.stdoutLines) expect(() => JSON.parse(line)).not.toThrow();
+    for (const line of server.stdoutLines()) expect(() => JSON.parse(line)).not.toThrow();
   });
 });
 
@@ -130,11 +130,11 @@ describe("every tool end to end, with canary secrets", () => {
           ?.headers.authorization?.replace(/^Bearer /, "") ?? "";
       expect(accessToken.length).toBeGreaterThan(10);
       const secrets = [PASSWORD, PIN, accessToken, env.LEADPING_API_TOKEN, env.LEADCONNECTOR_TOKEN, env.TWOSMS_CLIENT_SECRET] as string[];
-      const everything = [JSON.stringify(results), s.stdoutLines.join("\n"), s.stderr.join("")].join("\n");
+      const everything = [JSON.stringify(results), s.stdoutLines().join("\n"), s.stderr.join("")].join("\n");
       expect(s.stderr.join("")).toMatch(/update_gdpr: ok/);
       for (const secret of secrets) expect(everything).not.toContain(secret);
     } finally {
-      await s.client.close();
+      await s.close();
     }
   });
 });

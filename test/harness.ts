@@ -1,8 +1,11 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { type CallToolResult, type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import { expect } from "vitest";
 import { createClients } from "../src/clients.js";
 import { type Config, loadConfig, secretsOf } from "../src/config.js";
 import { createLogger } from "../src/log.js";
@@ -74,24 +77,124 @@ export async function startHarness(
 
 export const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 
-/** Starts the built server the way a host does, and records every byte it writes. */
-export async function startServer(env: Record<string, string | undefined>, args: string[] = []) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [SERVER, ...args],
-    env: { PATH: process.env.PATH ?? "", ...env } as Record<string, string>,
-    stderr: "pipe",
-  });
-  const stderr: string[] = [];
-  transport.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
-  const stdoutLines: string[] = [];
-  // Every message the client receives passed through the SDK's JSON-RPC parser; keep them to check.
+/**
+ * A stdio client transport like the SDK's, that also keeps every byte the server writes to stdout,
+ * so a test can check the stream itself rather than what a lenient parser made of it.
+ */
+export class RecordingStdioTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  readonly stdout: Buffer[] = [];
+  readonly stderr: string[] = [];
+  child: ChildProcessWithoutNullStreams | undefined;
+  exitCode: number | null | undefined;
+  private readonly buffer = new ReadBuffer({ maxBufferSize: 64 * 1024 * 1024 });
+
+  constructor(
+    private readonly args: string[],
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, this.args, { env: this.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    child.stdout.on("data", (chunk: Buffer) => {
+      this.stdout.push(chunk);
+      this.buffer.append(chunk);
+      for (;;) {
+        let message: JSONRPCMessage | null;
+        try {
+          message = this.buffer.readMessage();
+        } catch (err) {
+          this.onerror?.(err as Error); // the line is gone from the buffer; stdoutProblems() reports it
+          continue;
+        }
+        if (!message) break;
+        this.onmessage?.(message);
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => this.stderr.push(d.toString()));
+    child.stdin.on("error", () => {}); // a server that exited first is reported by the test, not as EPIPE
+    child.on("close", (code) => {
+      this.exitCode = code;
+      this.onclose?.();
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", reject);
+    });
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.child?.stdin.write(serializeMessage(message));
+  }
+
+  /** Writes raw bytes to the server's stdin, for input no well-behaved client would send. */
+  writeRaw(text: string): void {
+    this.child?.stdin.write(text);
+  }
+
+  /** Ends stdin as a host does, and waits up to 3 s for the process to exit before killing it. */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || this.exitCode !== undefined) return;
+    const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Every line the server wrote to stdout. */
+  stdoutLines(): string[] {
+    const text = Buffer.concat(this.stdout).toString("utf8");
+    return text === "" ? [] : text.replace(/\n$/, "").split("\n");
+  }
+
+  /** What is wrong with stdout as a JSON-RPC stream: each line must be one JSON-RPC 2.0 message, newline-terminated. */
+  stdoutProblems(): string[] {
+    const text = Buffer.concat(this.stdout).toString("utf8");
+    const problems: string[] = [];
+    if (text !== "" && !text.endsWith("\n")) problems.push(`stdout ends without a newline: ${JSON.stringify(text.slice(-80))}`);
+    for (const line of this.stdoutLines()) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        problems.push(`not JSON: ${JSON.stringify(line.slice(0, 120))}`);
+        continue;
+      }
+      if (!JSONRPCMessageSchema.safeParse(parsed).success) problems.push(`not a JSON-RPC message: ${line.slice(0, 120)}`);
+    }
+    return problems;
+  }
+}
+
+export interface StdioServer {
+  client: Client;
+  transport: RecordingStdioTransport;
+  /** Everything the server wrote to stderr, chunk by chunk. */
+  stderr: string[];
+  stdoutLines(): string[];
+  /** Closes the client and stdin, waits for the exit, and fails if stdout carried anything but JSON-RPC. */
+  close(): Promise<void>;
+}
+
+/** Starts the built server the way a host does, over stdio with the SDK's client, recording every byte it writes. */
+export async function startServer(env: Record<string, string | undefined>, args: string[] = []): Promise<StdioServer> {
+  const transport = new RecordingStdioTransport([SERVER, ...args], { PATH: process.env.PATH ?? "", ...env });
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(transport);
-  const onmessage = transport.onmessage;
-  transport.onmessage = (m) => {
-    stdoutLines.push(JSON.stringify(m));
-    onmessage?.(m);
+  return {
+    client,
+    transport,
+    stderr: transport.stderr,
+    stdoutLines: () => transport.stdoutLines(),
+    async close() {
+      await client.close();
+      await transport.close();
+      expect(transport.stdoutProblems()).toEqual([]);
+    },
   };
-  return { client, transport, stderr, stdoutLines };
 }

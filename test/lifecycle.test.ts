@@ -118,7 +118,7 @@ describe("load", () => {
       });
       expect(peak).toBeLessThanOrEqual(16);
     } finally {
-      await s.client.close();
+      await s.close();
     }
   });
 });
