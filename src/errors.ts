@@ -163,7 +163,7 @@ export function describeIssues(toolName: string, schema: z.ZodType, issues: z.co
       for (const key of issue.keys) {
         out.push({
           field: formatPath([...issue.path, key]),
-          message: `unknown argument for ${toolName}${allowed ? `; allowed here: ${allowed.join(", ")}` : ""}`,
+          message: `unknown argument for ${toolName}${allowed ? (allowed.length ? `; allowed here: ${allowed.join(", ")}` : "; nothing is allowed here") : ""}`,
         });
       }
       continue;
@@ -181,7 +181,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let s = "";
   for (const part of path) {
     const name = String(part);
-    const key = name.length > 60 ? `${name.slice(0, 60)}…` : name;
+    const key = name === "" ? '""' : name.length > 60 ? `${name.slice(0, 60)}…` : name;
     if (typeof part === "number") s += `[${part}]`;
     else s += s === "" ? key : `.${key}`;
   }
