@@ -21,10 +21,10 @@ export function redact(text: string): string {
   return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, "$1[redacted]");
 }
 
-// Zero-width, bidi and other format characters let upstream text hide instructions from a
-// human reviewing what the model read; C0/C1 controls (except tab and newline) can forge log lines.
-const INVISIBLE =
-  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFF9-\uFFFB]/g;
+// Format characters (zero-width, bidi controls, Unicode tags, which can smuggle invisible ASCII) let
+// upstream text hide instructions from a human reviewing what the model read; C0/C1 controls (except
+// tab and newline) can forge log lines. Hangul fillers render as blanks.
+const INVISIBLE = /[^\P{Cc}\t\n]|\p{Cf}|[\u115F\u1160\u3164\uFFA0]/gu;
 
 /** Removes invisible and bidi control characters from text that a model or a log will read. */
 export function stripInvisible(text: string): string {
@@ -47,11 +47,11 @@ export function cleanOutput<T>(value: T): T {
 
 /**
  * C0 and C1 controls, line and paragraph separators, bidi embeddings, overrides and isolates, the
- * zero-width space and the byte-order mark. Written into a real person's record they hide or reorder
+ * zero-width space, the byte-order mark and Unicode tag characters. Written into a real person's record they hide or reorder
  * text for whoever reads it next, so free-text arguments refuse them. Zero-width joiners and the
  * LRM/RLM marks stay allowed: scripts such as Persian and Hebrew need them.
  */
-const HIDDEN_IN_INPUT = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069\u200B\uFEFF]/u;
+const HIDDEN_IN_INPUT = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069\u200B\uFEFF\u{E0000}-\u{E007F}]/u;
 
 /** True when a caller-supplied string carries characters that must not be written into a record. */
 export function hasHiddenCharacters(text: string): boolean {
