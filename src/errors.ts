@@ -108,7 +108,9 @@ export function describeError(err: unknown, tool: ToolDefinition | undefined, co
   if (hint) lines.push(`Next step: ${hint}`);
   if (err.maybeApplied) {
     lines.push(
-      "The write may or may not have been applied before the failure, so it was not repeated automatically. Read the record again before retrying.",
+      err.attempts > 1
+        ? `The write may or may not have been applied: it was sent ${err.attempts} times (each sends the same values, so repeating it is harmless). Read the record again before retrying.`
+        : "The write may or may not have been applied before the failure, so it was not repeated automatically. Read the record again before retrying.",
     );
   }
   const facts: string[] = [];

@@ -126,8 +126,8 @@ export interface CallContext {
   /** Epoch milliseconds after which no request may start or continue. */
   deadline: number;
   timeoutMs: number;
-  /** True when the deadline, not the MCP client, aborted the signal. */
-  timedOut(): boolean;
+  /** True when the MCP client cancelled the call (or the server is shutting down). */
+  cancelled(): boolean;
   /** Requests that were retried during this call, for the tool to report. */
   retries: Array<{ method: string; path: string; reason: string }>;
 }
@@ -139,7 +139,7 @@ export function createCallContext(timeoutMs: number, parent?: AbortSignal): Call
     signal,
     deadline: Date.now() + timeoutMs,
     timeoutMs,
-    timedOut: () => deadlineSignal.aborted && !parent?.aborted,
+    cancelled: () => parent?.aborted === true,
     retries: [],
   };
 }
@@ -293,15 +293,18 @@ export class HttpClient {
     }
 
     const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
-    const res = await request(url, {
-      method: spec.method,
-      headers,
-      body,
-      signal: ctx.signal,
-      dispatcher: this.agent,
-      headersTimeout: remaining,
-      bodyTimeout: remaining,
-    });
+    const res = await untilAborted(
+      request(url, {
+        method: spec.method,
+        headers,
+        body,
+        signal: ctx.signal,
+        dispatcher: this.agent,
+        headersTimeout: remaining,
+        bodyTimeout: remaining,
+      }),
+      ctx.signal,
+    );
 
     const requestId = headerValue(res.headers, "x-request-id") ?? headerValue(res.headers, "request-id");
     const text = await this.readBody(res.body, res.headers, spec);
@@ -425,7 +428,9 @@ export class HttpClient {
   }
 
   private abortError(spec: RequestSpec<unknown>, attempts: number): UpstreamError {
-    const timedOut = spec.ctx.timedOut() || (!spec.ctx.signal.aborted && Date.now() >= spec.ctx.deadline);
+    // Only the MCP client (or a shutdown) cancels; every other stop is the deadline, whichever
+    // timer noticed it first (the call's signal, or undici's headers or body timeout).
+    const timedOut = !spec.ctx.cancelled();
     return new UpstreamError({
       provider: this.provider,
       code: timedOut ? "timeout" : "cancelled",
@@ -454,6 +459,41 @@ export class HttpClient {
       maybeApplied: spec.method !== "GET" && !nothingSent,
     });
   }
+}
+
+/**
+ * undici does not act on an abort while a connection is still being set up (a TLS handshake that
+ * never completes waits for the 10 s connect timeout), so the call races the signal itself. A
+ * response that arrives after the abort has its body discarded.
+ */
+function untilAborted<T extends { body: { destroy(): unknown } }>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    pending.then(
+      (r) => r.body.destroy(),
+      () => {},
+    );
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      pending.then(
+        (r) => r.body.destroy(),
+        () => {},
+      );
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function retryReason(err: UpstreamError): string {

@@ -251,7 +251,7 @@ async function raceSignal<T>(promise: Promise<T>, ctx: CallContext): Promise<T> 
 }
 
 function abortError(ctx: CallContext): UpstreamError {
-  const timedOut = ctx.timedOut();
+  const timedOut = !ctx.cancelled();
   return new UpstreamError({
     provider: "twosms",
     code: timedOut ? "timeout" : "cancelled",
