@@ -107,6 +107,8 @@ async function probe(
     const next = lines.find((l) => l.startsWith("Next step: "));
     const fix = redact(`${lines[0] ?? ""}${next ? ` ${next.slice("Next step: ".length)}` : ""}`);
     return { provider, configured, reachable: !unreachable, authenticated: unreachable ? undefined : false, latencyMs, fix };
+  } finally {
+    ctx.dispose();
   }
 }
 

@@ -114,7 +114,7 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
     if (!tool) return errorResult(unavailableTool(name, tools, config));
 
     const started = Date.now();
-    const ctx = createCallContext(config.timeoutMs, shutdown ? AbortSignal.any([extra.signal, shutdown]) : extra.signal);
+    const ctx = createCallContext(config.timeoutMs, extra.signal, shutdown);
     inFlight.count += 1;
     try {
       const args = request.params.arguments ?? {};
@@ -152,6 +152,7 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
       }
       return errorResult(describeError(err, tool, config), config.sandbox);
     } finally {
+      ctx.dispose();
       inFlight.count -= 1;
     }
   });

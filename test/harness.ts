@@ -182,8 +182,12 @@ export interface StdioServer {
 }
 
 /** Starts the built server the way a host does, over stdio with the SDK's client, recording every byte it writes. */
-export async function startServer(env: Record<string, string | undefined>, args: string[] = []): Promise<StdioServer> {
-  const transport = new RecordingStdioTransport([SERVER, ...args], { PATH: process.env.PATH ?? "", ...env });
+export async function startServer(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Promise<StdioServer> {
+  const transport = new RecordingStdioTransport([...nodeArgs, SERVER, ...args], { PATH: process.env.PATH ?? "", ...env });
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(transport);
   return {

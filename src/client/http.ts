@@ -130,17 +130,41 @@ export interface CallContext {
   cancelled(): boolean;
   /** Requests that were retried during this call, for the tool to report. */
   retries: Array<{ method: string; path: string; reason: string }>;
+  /** Releases the deadline timer and the parent listeners; call it when the call has ended. */
+  dispose(): void;
 }
 
-export function createCallContext(timeoutMs: number, parent?: AbortSignal): CallContext {
-  const deadlineSignal = AbortSignal.timeout(timeoutMs);
-  const signal = parent ? AbortSignal.any([parent, deadlineSignal]) : deadlineSignal;
+/**
+ * One timer and one controller per call, both released by `dispose()` when the call ends.
+ * (`AbortSignal.timeout` would keep every call's signal alive until its deadline passed, and
+ * `AbortSignal.any` over the long-lived shutdown signal grows with every call.)
+ */
+export function createCallContext(timeoutMs: number, ...parents: Array<AbortSignal | undefined>): CallContext {
+  const controller = new AbortController();
+  let cancelled = false;
+  const sources = parents.filter((p): p is AbortSignal => p !== undefined);
+  const onParentAbort = (event: Event) => {
+    cancelled = true;
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const p of sources) {
+    if (p.aborted) {
+      cancelled = true;
+      controller.abort(p.reason);
+    } else p.addEventListener("abort", onParentAbort, { once: true });
+  }
+  const timer = setTimeout(() => controller.abort(new DOMException("The call's deadline passed", "TimeoutError")), timeoutMs);
+  timer.unref();
   return {
-    signal,
+    signal: controller.signal,
     deadline: Date.now() + timeoutMs,
     timeoutMs,
-    cancelled: () => parent?.aborted === true,
+    cancelled: () => cancelled,
     retries: [],
+    dispose() {
+      clearTimeout(timer);
+      for (const p of sources) p.removeEventListener("abort", onParentAbort);
+    },
   };
 }
 
