@@ -46,6 +46,31 @@ describe("cancellation", () => {
   });
 });
 
+describe("cancellation over stdio", () => {
+  it("sends no response for a cancelled call, and its upstream request is dropped", async () => {
+    sandbox.reset();
+    const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "30000" }));
+    try {
+      sandbox.fault({ provider: "leadping", kind: "hang" });
+      s.transport.writeRaw(
+        `${JSON.stringify({ jsonrpc: "2.0", id: "cancel-me", method: "tools/call", params: { name: "get_current_user", arguments: {} } })}\n`,
+      );
+      await until(() => sandbox.requestsTo("leadping").length === 1);
+      s.transport.writeRaw(
+        `${JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "cancel-me", reason: "user pressed stop" } })}\n`,
+      );
+      await until(() => sandbox.abandoned.length === 1);
+      // Anything the server meant to send for it would be written by now; a later call proves the stream moved on.
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await s.client.callTool({ name: "get_current_user", arguments: {} })).isError).toBeFalsy();
+      expect(s.stdoutLines().filter((l) => l.includes("cancel-me"))).toEqual([]);
+    } finally {
+      sandbox.reset();
+      await s.close();
+    }
+  });
+});
+
 describe("process lifecycle", () => {
   it("exits 0 within 2 s of stdin closing", async () => {
     const child = spawn(process.execPath, [SERVER], {
