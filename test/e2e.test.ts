@@ -139,6 +139,55 @@ describe("every tool end to end, with canary secrets", () => {
   });
 });
 
+describe("secrets echoed back by upstreams in errors", () => {
+  it("are scrubbed from results, stdout and stderr of the built server", async () => {
+    const PASSWORD = "e2e-Canary-Echoed-Password-9f2c";
+    const env = sandboxEnv(sandbox, { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true", USERS_MCP_LOG_LEVEL: "debug" });
+    const secrets = [PASSWORD, env.LEADPING_API_TOKEN, env.LEADCONNECTOR_TOKEN, env.TWOSMS_CLIENT_SECRET] as string[];
+    sandbox.reset();
+    sandbox.fault({
+      provider: "twosms",
+      path: "/Token",
+      status: 400,
+      body: { error: "invalid_client", error_description: `client_secret ${env.TWOSMS_CLIENT_SECRET} is not valid` },
+    });
+    sandbox.fault({
+      provider: "leadconnector",
+      method: "PUT",
+      status: 422,
+      body: {
+        statusCode: 422,
+        message: [`password ${PASSWORD} is too common`, `seen with Authorization: Bearer ${env.LEADCONNECTOR_TOKEN}`],
+      },
+    });
+    sandbox.fault({
+      provider: "leadping",
+      status: 401,
+      body: { title: "Unauthorized", detail: `token ${env.LEADPING_API_TOKEN} has expired` },
+    });
+    const s = await startServer(env);
+    try {
+      const call = async (name: string, args: Record<string, unknown>) =>
+        (await s.client.callTool({ name, arguments: args })) as CallToolResult;
+      const results = [
+        await call("update_gdpr", { userId: "950c5cc3-a161-4d7e-858c-c8359d79b2a9", displayName: "Tom B." }),
+        await call("update_user", { userId: "aB3dE5gH7jK9mN1pQ3sT", password: PASSWORD }),
+        await call("get_current_user", {}),
+      ];
+      expect(results.map((r) => Boolean(r.isError))).toEqual([true, true, true]);
+      const texts = results.map((r) => (r.content[0] as { text: string }).text);
+      expect(texts[0]).toMatch(/client_secret \[redacted\] is not valid/);
+      expect(texts[1]).toMatch(/password \[redacted\] is too common/);
+      expect(texts[2]).toMatch(/token \[redacted\] has expired/);
+      const everything = [JSON.stringify(results), s.stdoutLines().join("\n"), s.stderr.join("")].join("\n");
+      for (const secret of secrets) expect(everything).not.toContain(secret);
+    } finally {
+      sandbox.reset();
+      await s.close();
+    }
+  });
+});
+
 describe("npm run demo", () => {
   it("shows every tool answering as expected in a readable transcript", async () => {
     const { execFile } = await import("node:child_process");
