@@ -23,7 +23,7 @@ const HEAP_PROBE = probe(`
 process.on("SIGUSR2", () => {
   for (let i = 0; i < 4; i++) globalThis.gc();
   const m = process.memoryUsage();
-  process.stderr.write("heap-probe " + JSON.stringify({ heapUsed: m.heapUsed, rss: m.rss, external: m.external }) + "\\n");
+  process.stderr.write("heap-probe " + JSON.stringify(m) + "\\n");
 });`);
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
@@ -74,8 +74,10 @@ describe("memory", () => {
         `heap after 2,000 calls ${(early.heapUsed / 1048576).toFixed(1)} MiB, after 20,000 ${(late.heapUsed / 1048576).toFixed(1)} MiB (x${ratio.toFixed(3)}); rss ${(early.rss / 1048576).toFixed(1)} -> ${(late.rss / 1048576).toFixed(1)} MiB`,
       );
       expect(ratio).toBeLessThan(1.2);
-      // RSS also carries allocator slack the GC does not return; it must still not grow without bound.
-      expect(late.rss / early.rss).toBeLessThan(1.5);
+      // RSS also counts heap V8 reserves under load and keeps (Node 24 grows its young generation to
+      // ~160 MiB of heapTotal here with heapUsed flat), so it gets only a gross-leak bound; bench/
+      // compares it with a minimal SDK server's.
+      expect(late.rss / early.rss).toBeLessThan(2.5);
     } finally {
       sandbox.requests.length = 0;
       await s.close();
