@@ -12,13 +12,16 @@ export function registerSecret(value: string | null | undefined): void {
   if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
 }
 
+const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
+const MAY_HOLD_BEARER = /bearer/i;
+
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) {
     if (out.includes(s)) out = out.split(s).join("[redacted]");
   }
   // Belt and braces for values we were never told about: bearer credentials in echoed headers.
-  return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, "$1[redacted]");
+  return MAY_HOLD_BEARER.test(out) ? out.replace(BEARER, "$1[redacted]") : out;
 }
 
 // Format characters (zero-width, bidi controls, Unicode tags, which can smuggle invisible ASCII) let
@@ -31,15 +34,38 @@ export function stripInvisible(text: string): string {
   return text.replace(INVISIBLE, "");
 }
 
-/** Every string bound for the model or a log: secrets redacted, invisible and bidi controls removed. */
+/**
+ * Every string bound for the model or a log: secrets redacted, invisible and bidi controls removed.
+ * Copies only what changes: a clean result (the usual case) comes back as the same object.
+ */
 export function cleanOutput<T>(value: T): T {
   if (typeof value === "string") return redact(stripInvisible(value)) as T;
-  if (Array.isArray(value)) return value.map((v) => cleanOutput(v)) as T;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const c = cleanOutput(v);
+      if (c !== v && !out) out = value.slice(0, i);
+      out?.push(c);
+    }
+    return (out ?? value) as T;
+  }
   if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value);
+    let changed = false;
+    const cleaned = entries.map(([k, v]) => {
+      const key = stripInvisible(k);
+      const c = cleanOutput(v);
+      if (key !== k || c !== v) changed = true;
+      return [key, c] as const;
+    });
+    if (!changed) return value;
     const out: Record<string, unknown> = {};
-    // defineProperty: a `__proto__` key in upstream data stays a plain field instead of becoming a prototype.
-    for (const [k, v] of Object.entries(value))
-      Object.defineProperty(out, stripInvisible(k), { value: cleanOutput(v), enumerable: true, writable: true, configurable: true });
+    for (const [key, c] of cleaned) {
+      // A `__proto__` key in upstream data stays a plain field instead of becoming a prototype.
+      if (key === "__proto__") Object.defineProperty(out, key, { value: c, enumerable: true, writable: true, configurable: true });
+      else out[key] = c;
+    }
     return out as T;
   }
   return value;

@@ -6,9 +6,10 @@ import type { Clients } from "./clients.js";
 import type { Config } from "./config.js";
 import { describeError, describeIssues, formatPath } from "./errors.js";
 import type { Logger } from "./log.js";
+import { NoJsonSchemaValidation } from "./no-schema-validation.js";
 import { cleanOutput, redact, stripInvisible } from "./redact.js";
+import { selectToolNames } from "./tools/catalog.js";
 import type { ToolDefinition } from "./tools/define.js";
-import { ALL_TOOLS, selectTools } from "./tools/index.js";
 import { VERSION } from "./version.js";
 
 /** Arguments larger than this (as JSON) are refused before validation: no tool needs more. */
@@ -97,21 +98,30 @@ export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
 export function createServer({ config, clients, logger, shutdown }: ServerDeps): Server {
-  const tools = selectTools(config);
-  const byName = new Map(tools.map((t) => [t.name, t]));
-  const listing = toolListing(tools);
+  selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
+  // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
+  // the host's initialize has been answered: start-up pays only for what initialize needs.
+  let catalog: Promise<Catalog> | undefined;
+  const load = (): Promise<Catalog> => {
+    catalog ??= import("./tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
+      const tools = selectTools(config);
+      return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])), listing: toolListing(tools) };
+    });
+    return catalog;
+  };
 
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: new NoJsonSchemaValidation() },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await load()).listing }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const name = request.params.name;
+    const { all, tools, byName } = await load();
     const tool = byName.get(name);
-    if (!tool) return errorResult(unavailableTool(name, tools, config));
+    if (!tool) return errorResult(unavailableTool(name, tools, all, config));
 
     const started = Date.now();
     const ctx = createCallContext(config.timeoutMs, extra.signal, shutdown);
@@ -169,9 +179,16 @@ function errorResult(text: string, sandbox = false): CallToolResult {
   };
 }
 
-function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, config: Config): string {
+interface Catalog {
+  all: ReadonlyArray<ToolDefinition>;
+  tools: ToolDefinition[];
+  byName: Map<string, ToolDefinition>;
+  listing: Tool[];
+}
+
+function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, all: ReadonlyArray<ToolDefinition>, config: Config): string {
   const available = exposed.map((t) => t.name).join(", ") || "none";
-  const known = ALL_TOOLS.find((t) => t.name === name);
+  const known = all.find((t) => t.name === name);
   if (known) {
     const why =
       config.readOnly && !known.annotations.readOnlyHint

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toolListing } from "../src/server.js";
+import { TOOL_CATALOG } from "../src/tools/catalog.js";
 import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
 
 describe("what the model sees", () => {
@@ -24,5 +25,9 @@ describe("what the model sees", () => {
 
   it("marks only get_current_user read-only", () => {
     expect(selectTools({ readOnly: true, tools: undefined }).map((t) => t.name)).toEqual(["get_current_user"]);
+  });
+
+  it("the start-up catalog names the same tools, in order, with the same read-only flags", () => {
+    expect(TOOL_CATALOG).toEqual(ALL_TOOLS.map((t) => ({ name: t.name, readOnly: t.annotations.readOnlyHint })));
   });
 });

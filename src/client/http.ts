@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Agent, request } from "undici";
+import type { Agent } from "undici";
 import type { z } from "zod";
 import { USER_AGENT } from "../version.js";
 
@@ -226,7 +226,7 @@ const CONNECTION_CODES = new Set([
 export class HttpClient {
   readonly provider: Provider;
   readonly baseUrl: string;
-  private readonly agent: Agent;
+  private agent: Agent | undefined;
   private readonly headers: Record<string, string>;
   private readonly maxBodyBytes: number;
   private readonly maxRetries: number;
@@ -241,16 +241,22 @@ export class HttpClient {
     this.maxRetries = options.maxRetries ?? 2;
     this.backoffBaseMs = options.backoffBaseMs ?? 250;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
-    this.agent = new Agent({
+  }
+
+  async close(): Promise<void> {
+    await this.agent?.close();
+  }
+
+  /** The connection pool, made on the first request: undici is loaded only when a call needs it. */
+  private async pool(): Promise<{ agent: Agent; request: typeof import("undici").request }> {
+    const undici = await loadUndici();
+    this.agent ??= new undici.Agent({
       keepAliveTimeout: 10_000,
       keepAliveMaxTimeout: 60_000,
       connections: 16,
       connect: { timeout: 10_000 },
     });
-  }
-
-  async close(): Promise<void> {
-    await this.agent.close();
+    return { agent: this.agent, request: undici.request };
   }
 
   async send<T>(spec: RequestSpec<T>): Promise<HttpResponse<T>> {
@@ -317,13 +323,14 @@ export class HttpClient {
     }
 
     const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
+    const { agent, request } = await this.pool();
     const res = await untilAborted(
       request(url, {
         method: spec.method,
         headers,
         body,
         signal: ctx.signal,
-        dispatcher: this.agent,
+        dispatcher: agent,
         headersTimeout: remaining,
         bodyTimeout: remaining,
       }),
@@ -483,6 +490,13 @@ export class HttpClient {
       maybeApplied: spec.method !== "GET" && !nothingSent,
     });
   }
+}
+
+let undici: Promise<typeof import("undici")> | undefined;
+/** undici takes a tenth of a second to load; a server that is only listed or initialized never needs it. */
+function loadUndici(): Promise<typeof import("undici")> {
+  undici ??= import("undici");
+  return undici;
 }
 
 /**

@@ -1,0 +1,32 @@
+// The shipped build: src/ bundled into dist/ with its dependencies, so that start-up reads a few
+// files instead of some hundreds (see README "Performance"). Modules that only a first tool call
+// needs stay in chunks loaded on demand. `npm run typecheck` checks the types; this only bundles.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "rolldown";
+
+const AJV_STUB = fileURLToPath(new URL("./src/no-schema-validation.ts", import.meta.url));
+
+export default defineConfig({
+  input: { index: "src/index.ts", "sandbox/index": "src/sandbox/index.ts" },
+  platform: "node",
+  external: [/^node:/],
+  plugins: [
+    {
+      // The SDK's Server loads Ajv (with its formats and URI parser) to validate elicitation replies.
+      // This server never elicits and passes its own validator, so Ajv is left out of the bundle.
+      name: "users-mcp:no-ajv",
+      resolveId(source, importer) {
+        if (importer?.includes("@modelcontextprotocol/sdk") && source.endsWith("/validation/ajv-provider.js")) return AJV_STUB;
+        return null;
+      },
+    },
+  ],
+  output: {
+    dir: "dist",
+    format: "esm",
+    entryFileNames: "[name].js",
+    chunkFileNames: "chunks/[name]-[hash].js",
+    sourcemap: false,
+    cleanDir: true,
+  },
+});
