@@ -1,0 +1,253 @@
+// Benchmarks: cold start, per-call overhead and memory of this server against baselines measured in
+// the same run on the same machine, so the ratios mean something on a shared, noisy box.
+//
+//   (a) bare     a node script that answers one JSON-RPC line
+//   (b) sdk      a minimal one-tool SDK stdio server (bench/fixtures/sdk-one-tool.mjs)
+//   (c) ours     dist/index.js
+//   direct       the same upstream request made with undici in this process
+//
+// npm run bench [-- --quick] [-- --strict]   (needs a build: npm run bench builds first)
+// Prints a table and writes bench/results/latest.json and bench/results/<date>-node<major>.json.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Agent, request } from "undici";
+import { SANDBOX_CREDENTIALS, startSandbox } from "../dist/sandbox/index.js";
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has("--quick");
+const STRICT = args.has("--strict");
+const COLD_RUNS = QUICK ? 10 : 30;
+const SEQ_CALLS = QUICK ? 300 : 2000;
+const CONC_CALLS = QUICK ? 1000 : 5000;
+const CONCURRENCY = 64;
+const ROUNDS = QUICK ? 1 : 3;
+const MEMORY_CALLS = QUICK ? 2000 : 10_000;
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const SERVERS = {
+  bare: here("./fixtures/bare.mjs"),
+  sdk: here("./fixtures/sdk-one-tool.mjs"),
+  ours: here("../dist/index.js"),
+};
+
+const sandbox = await startSandbox({ leadpingRateLimit: 1e12, leadconnectorRateLimit: 1e12 });
+sandbox.requests.push = () => 0; // the stand-in keeps no log during a benchmark
+const env = {
+  PATH: process.env.PATH ?? "",
+  LEADPING_BASE_URL: sandbox.baseUrls.leadping,
+  LEADPING_API_TOKEN: SANDBOX_CREDENTIALS.leadpingToken,
+  LEADCONNECTOR_BASE_URL: sandbox.baseUrls.leadconnector,
+  LEADCONNECTOR_TOKEN: SANDBOX_CREDENTIALS.leadconnectorToken,
+  TWOSMS_BASE_URL: sandbox.baseUrls.twosms,
+  TWOSMS_CLIENT_ID: SANDBOX_CREDENTIALS.twosmsClientId,
+  TWOSMS_CLIENT_SECRET: SANDBOX_CREDENTIALS.twosmsClientSecret,
+  USERS_MCP_LOG_LEVEL: "warn",
+};
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const median = (xs) => quantile(xs, 0.5);
+const log = (line) => process.stderr.write(`${line}\n`);
+
+// ---- cold start: spawn -> initialize response ----
+
+function coldStart(script) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [script], { env, stdio: ["pipe", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        if (!out.includes('"id":1')) reject(new Error(`unexpected first line from ${script}: ${out.slice(0, 200)}`));
+        child.once("close", () => resolve(ms));
+        child.stdin.end();
+      }
+    });
+    child.on("error", reject);
+    child.stdin.write(
+      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } } })}\n`,
+    );
+  });
+}
+
+async function coldStarts() {
+  const times = { bare: [], sdk: [], ours: [] };
+  const names = Object.keys(times);
+  for (const name of names) await coldStart(SERVERS[name]); // warm the file cache
+  for (let i = 0; i < COLD_RUNS; i++) {
+    // Interleaved, rotating the order so no server always runs first after an idle moment.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length];
+      times[name].push(await coldStart(SERVERS[name]));
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, { median: median(times[n]), p90: quantile(times[n], 0.9), runs: times[n].length }]));
+}
+
+// ---- per call ----
+
+async function connect(script) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [script], env, stderr: "ignore" });
+  const client = new Client({ name: "bench", version: "1" });
+  await client.connect(transport);
+  return { client, transport, pid: transport.pid };
+}
+
+async function timeCalls(call) {
+  for (let i = 0; i < 200; i++) await call(); // warm-up: JIT, connection pool
+  const lat = [];
+  for (let i = 0; i < SEQ_CALLS; i++) {
+    const t = process.hrtime.bigint();
+    await call();
+    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < CONC_CALLS) await call();
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), throughput: CONC_CALLS / seconds };
+}
+
+const check = (result) => {
+  if (result.isError) throw new Error(`tool call failed: ${JSON.stringify(result.content)}`);
+};
+
+async function perCall() {
+  const agent = new Agent({ connections: 16 });
+  const direct = async () => {
+    const res = await request(`${sandbox.baseUrls.leadping}/users/me`, {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${SANDBOX_CREDENTIALS.leadpingToken}`, accept: "application/json" },
+    });
+    await res.body.json();
+  };
+  const rounds = { direct: [], sdk: [], ours: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.direct.push(await timeCalls(direct));
+    for (const name of r % 2 === 0 ? ["sdk", "ours"] : ["ours", "sdk"]) {
+      const { client } = await connect(SERVERS[name]);
+      rounds[name].push(await timeCalls(async () => check(await client.callTool({ name: "get_current_user", arguments: {} }))));
+      await client.close();
+    }
+  }
+  await agent.close();
+  const summary = (rs) => ({
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    throughput: median(rs.map((r) => r.throughput)),
+  });
+  return Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, summary(v)]));
+}
+
+// ---- memory ----
+
+function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kb * 1024;
+}
+
+async function memory(script) {
+  const { client, pid } = await connect(script);
+  check(await client.callTool({ name: "get_current_user", arguments: {} }));
+  await new Promise((r) => setTimeout(r, 200));
+  const afterStart = rssOf(pid);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < MEMORY_CALLS) check(await client.callTool({ name: "get_current_user", arguments: {} }));
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const afterCalls = rssOf(pid);
+  await client.close();
+  return { afterStart, afterCalls };
+}
+
+// ---- run ----
+
+log(`cold start: ${COLD_RUNS} interleaved runs each...`);
+const cold = await coldStarts();
+log(`per call: ${ROUNDS} round(s) of ${SEQ_CALLS} sequential + ${CONC_CALLS} at ${CONCURRENCY} concurrent...`);
+const calls = await perCall();
+log(`memory: RSS after start and after ${MEMORY_CALLS} calls...`);
+const mem = { sdk: await memory(SERVERS.sdk), ours: await memory(SERVERS.ours) };
+await sandbox.close();
+
+const ratios = {
+  coldVsSdk: cold.ours.median / cold.sdk.median,
+  coldVsBare: cold.ours.median / cold.bare.median,
+  p50VsSdk: calls.ours.p50 / calls.sdk.p50,
+  throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
+  rssVsSdk: mem.ours.afterCalls / mem.sdk.afterCalls,
+};
+const targets = [
+  ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
+  ["p50 per call ours/sdk", ratios.p50VsSdk, "<=", 1.5],
+  ["throughput ours/sdk", ratios.throughputVsSdk, ">=", 0.8],
+  ["RSS after calls ours/sdk", ratios.rssVsSdk, "<=", 1.2],
+];
+
+const ms = (x) => `${x.toFixed(1)} ms`;
+const mib = (x) => `${(x / 1048576).toFixed(1)} MiB`;
+const machine = {
+  node: process.version,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  cpu: `${os.cpus()[0]?.model ?? "unknown"} x${os.cpus().length}`,
+  memory: mib(os.totalmem()),
+};
+const rows = [
+  `users-mcp benchmarks  ${machine.node}  ${machine.cpu}  ${machine.platform}${QUICK ? "  (quick)" : ""}`,
+  "",
+  `cold start (spawn -> initialize), median of ${COLD_RUNS}`,
+  `  (a) bare node script      ${ms(cold.bare.median).padStart(10)}   p90 ${ms(cold.bare.p90)}`,
+  `  (b) one-tool SDK server   ${ms(cold.sdk.median).padStart(10)}   p90 ${ms(cold.sdk.p90)}`,
+  `  (c) users-mcp             ${ms(cold.ours.median).padStart(10)}   p90 ${ms(cold.ours.p90)}   c/b ${ratios.coldVsSdk.toFixed(2)}  c/a ${ratios.coldVsBare.toFixed(2)}`,
+  "",
+  `get_current_user: sequential p50/p99 (${SEQ_CALLS} calls), throughput at ${CONCURRENCY} concurrent (${CONC_CALLS} calls), median of ${ROUNDS}`,
+  `  direct undici request     ${ms(calls.direct.p50).padStart(10)} / ${ms(calls.direct.p99).padEnd(9)} ${calls.direct.throughput.toFixed(0).padStart(7)} /s`,
+  `  (b) one-tool SDK server   ${ms(calls.sdk.p50).padStart(10)} / ${ms(calls.sdk.p99).padEnd(9)} ${calls.sdk.throughput.toFixed(0).padStart(7)} /s`,
+  `  (c) users-mcp             ${ms(calls.ours.p50).padStart(10)} / ${ms(calls.ours.p99).padEnd(9)} ${calls.ours.throughput.toFixed(0).padStart(7)} /s`,
+  "",
+  `RSS after start -> after ${MEMORY_CALLS} calls`,
+  `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)}`,
+  `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)}`,
+  "",
+  "targets",
+  ...targets.map(
+    ([name, value, op, bound]) =>
+      `  ${name.padEnd(26)} ${value.toFixed(2).padStart(6)}  ${op} ${bound.toFixed(1)}   ${(op === "<=" ? value <= bound : value >= bound) ? "met" : "MISSED"}`,
+  ),
+];
+process.stdout.write(`${rows.join("\n")}\n`);
+
+const result = {
+  date: new Date().toISOString(),
+  quick: QUICK,
+  machine,
+  settings: { COLD_RUNS, SEQ_CALLS, CONC_CALLS, CONCURRENCY, ROUNDS, MEMORY_CALLS },
+  coldStartMs: cold,
+  perCall: calls,
+  rssBytes: mem,
+  ratios,
+  targets: targets.map(([name, value, op, bound]) => ({ name, value, op, bound, met: op === "<=" ? value <= bound : value >= bound })),
+};
+const dir = here("./results/");
+mkdirSync(dir, { recursive: true });
+const json = `${JSON.stringify(result, null, 2)}\n`;
+writeFileSync(`${dir}latest.json`, json);
+writeFileSync(`${dir}${result.date.slice(0, 10)}-node${process.versions.node.split(".")[0]}.json`, json);
+log(`wrote bench/results/latest.json`);
+if (STRICT && result.targets.some((t) => !t.met)) process.exitCode = 1;
