@@ -159,21 +159,26 @@ function rssOf(pid) {
   return kb * 1024;
 }
 
+/** RSS after start, after MEMORY_CALLS calls (the target) and after four times as many (the steady state). */
 async function memory(script) {
   const { client, pid } = await connect(script);
   check(await client.callTool({ name: "get_current_user", arguments: {} }));
   await new Promise((r) => setTimeout(r, 200));
   const afterStart = rssOf(pid);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < MEMORY_CALLS) check(await client.callTool({ name: "get_current_user", arguments: {} }));
-    }),
-  );
-  await new Promise((r) => setTimeout(r, 200));
-  const afterCalls = rssOf(pid);
+  const drive = async (total) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < total) check(await client.callTool({ name: "get_current_user", arguments: {} }));
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    return rssOf(pid);
+  };
+  const afterCalls = await drive(MEMORY_CALLS);
+  const afterMoreCalls = await drive(3 * MEMORY_CALLS);
   await client.close();
-  return { afterStart, afterCalls };
+  return { afterStart, afterCalls, afterMoreCalls };
 }
 
 // ---- run ----
@@ -182,7 +187,7 @@ log(`cold start: ${COLD_RUNS} interleaved runs each...`);
 const cold = await coldStarts();
 log(`per call: ${ROUNDS} round(s) of ${SEQ_CALLS} sequential + ${CONC_CALLS} at ${CONCURRENCY} concurrent...`);
 const calls = await perCall();
-log(`memory: RSS after start and after ${MEMORY_CALLS} calls...`);
+log(`memory: RSS after start, after ${MEMORY_CALLS} and after ${4 * MEMORY_CALLS} calls...`);
 const mem = { sdk: await memory(SERVERS.sdk), ours: await memory(SERVERS.ours) };
 await sandbox.close();
 
@@ -192,6 +197,7 @@ const ratios = {
   p50VsSdk: calls.ours.p50 / calls.sdk.p50,
   throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
   rssVsSdk: mem.ours.afterCalls / mem.sdk.afterCalls,
+  rssSteadyVsSdk: mem.ours.afterMoreCalls / mem.sdk.afterMoreCalls,
 };
 const targets = [
   ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
@@ -221,9 +227,9 @@ const rows = [
   `  (b) one-tool SDK server   ${ms(calls.sdk.p50).padStart(10)} / ${ms(calls.sdk.p99).padEnd(9)} ${calls.sdk.throughput.toFixed(0).padStart(7)} /s`,
   `  (c) users-mcp             ${ms(calls.ours.p50).padStart(10)} / ${ms(calls.ours.p99).padEnd(9)} ${calls.ours.throughput.toFixed(0).padStart(7)} /s`,
   "",
-  `RSS after start -> after ${MEMORY_CALLS} calls`,
-  `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)}`,
-  `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)}`,
+  `RSS after start -> after ${MEMORY_CALLS} calls -> after ${4 * MEMORY_CALLS} calls`,
+  `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)} -> ${mib(mem.sdk.afterMoreCalls)}`,
+  `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)} -> ${mib(mem.ours.afterMoreCalls)}   c/b ${ratios.rssVsSdk.toFixed(2)}, then ${ratios.rssSteadyVsSdk.toFixed(2)}`,
   "",
   "targets",
   ...targets.map(

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, ENV_VARS, loadConfig, secretsOf } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -110,8 +109,6 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   ]);
   const clients = createClients(config);
   const stopping = new AbortController();
-  // Every call in flight listens for the shutdown; dozens at once is normal, not a leak.
-  setMaxListeners(0, stopping.signal);
   let server: ReturnType<typeof createServer>;
   try {
     server = createServer({ config, clients, logger, shutdown: stopping.signal });

@@ -36,35 +36,40 @@ export function stripInvisible(text: string): string {
 
 /**
  * Every string bound for the model or a log: secrets redacted, invisible and bidi controls removed.
- * Copies only what changes: a clean result (the usual case) comes back as the same object.
+ * A clean result (the usual case) is checked without allocating and comes back as the same object.
  */
 export function cleanOutput<T>(value: T): T {
-  if (typeof value === "string") return redact(stripInvisible(value)) as T;
+  return isClean(value) ? value : copyClean(value);
+}
+
+const HAS_INVISIBLE = new RegExp(INVISIBLE.source, "u");
+
+function isClean(value: unknown): boolean {
+  if (typeof value === "string") return !HAS_INVISIBLE.test(value) && redact(value) === value;
   if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      const c = cleanOutput(v);
-      if (c !== v && !out) out = value.slice(0, i);
-      out?.push(c);
-    }
-    return (out ?? value) as T;
+    for (const v of value) if (!isClean(v)) return false;
+    return true;
   }
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value);
-    let changed = false;
-    const cleaned = entries.map(([k, v]) => {
-      const key = stripInvisible(k);
-      const c = cleanOutput(v);
-      if (key !== k || c !== v) changed = true;
-      return [key, c] as const;
-    });
-    if (!changed) return value;
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      if (HAS_INVISIBLE.test(k) || !isClean((value as Record<string, unknown>)[k])) return false;
+    }
+  }
+  return true;
+}
+
+function copyClean<T>(value: T): T {
+  if (typeof value === "string") return redact(stripInvisible(value)) as T;
+  if (Array.isArray(value)) return value.map((v) => copyClean(v)) as T;
+  if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [key, c] of cleaned) {
+    for (const [k, v] of Object.entries(value)) {
+      const key = stripInvisible(k);
       // A `__proto__` key in upstream data stays a plain field instead of becoming a prototype.
-      if (key === "__proto__") Object.defineProperty(out, key, { value: c, enumerable: true, writable: true, configurable: true });
-      else out[key] = c;
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value: copyClean(v), enumerable: true, writable: true, configurable: true });
+      else out[key] = copyClean(v);
     }
     return out as T;
   }

@@ -134,25 +134,46 @@ export interface CallContext {
   dispose(): void;
 }
 
+/** The calls listening to the shutdown signal, so it carries one listener rather than one per call in flight. */
+const listeners = new WeakMap<AbortSignal, Set<(signal: AbortSignal) => void>>();
+
+function onAbort(signal: AbortSignal, fn: (signal: AbortSignal) => void): () => void {
+  let set = listeners.get(signal);
+  if (!set) {
+    const calls = new Set<(signal: AbortSignal) => void>();
+    set = calls;
+    listeners.set(signal, calls);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const call of calls) call(signal);
+        calls.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
 /**
  * One timer and one controller per call, both released by `dispose()` when the call ends.
  * (`AbortSignal.timeout` would keep every call's signal alive until its deadline passed, and
  * `AbortSignal.any` over the long-lived shutdown signal grows with every call.)
  */
-export function createCallContext(timeoutMs: number, ...parents: Array<AbortSignal | undefined>): CallContext {
+export function createCallContext(timeoutMs: number, signal?: AbortSignal, shutdown?: AbortSignal): CallContext {
   const controller = new AbortController();
   let cancelled = false;
-  const sources = parents.filter((p): p is AbortSignal => p !== undefined);
-  const onParentAbort = (event: Event) => {
+  const cancel = (parent: AbortSignal) => {
     cancelled = true;
-    controller.abort((event.target as AbortSignal).reason);
+    controller.abort(parent.reason);
   };
-  for (const p of sources) {
-    if (p.aborted) {
-      cancelled = true;
-      controller.abort(p.reason);
-    } else p.addEventListener("abort", onParentAbort, { once: true });
-  }
+  const onRequestAbort = () => signal && cancel(signal);
+  if (signal?.aborted) cancel(signal);
+  else signal?.addEventListener("abort", onRequestAbort, { once: true });
+  let offShutdown: (() => void) | undefined;
+  if (shutdown?.aborted) cancel(shutdown);
+  else if (shutdown) offShutdown = onAbort(shutdown, cancel);
   const timer = setTimeout(() => controller.abort(new DOMException("The call's deadline passed", "TimeoutError")), timeoutMs);
   timer.unref();
   return {
@@ -163,7 +184,8 @@ export function createCallContext(timeoutMs: number, ...parents: Array<AbortSign
     retries: [],
     dispose() {
       clearTimeout(timer);
-      for (const p of sources) p.removeEventListener("abort", onParentAbort);
+      signal?.removeEventListener("abort", onRequestAbort);
+      offShutdown?.();
     },
   };
 }
@@ -255,6 +277,7 @@ export class HttpClient {
       keepAliveMaxTimeout: 60_000,
       connections: 16,
       connect: { timeout: 10_000 },
+      maxResponseSize: this.maxBodyBytes,
     });
     return { agent: this.agent, request: undici.request };
   }
@@ -384,7 +407,7 @@ export class HttpClient {
   }
 
   private async readBody(
-    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
+    body: { text(): Promise<string>; destroy(err?: Error): unknown },
     headers: Record<string, string | string[] | undefined>,
     spec: RequestSpec<unknown>,
   ): Promise<string> {
@@ -393,17 +416,13 @@ export class HttpClient {
       body.destroy();
       throw this.tooLarge(spec);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > this.maxBodyBytes) {
-        body.destroy();
-        throw this.tooLarge(spec);
-      }
-      chunks.push(chunk);
+    try {
+      // The pool's maxResponseSize stops the read as soon as the body passes the cap.
+      return await body.text();
+    } catch (err) {
+      if ((err as { code?: string }).code === "UND_ERR_RES_EXCEEDED_MAX_SIZE") throw this.tooLarge(spec);
+      throw err;
     }
-    return Buffer.concat(chunks).toString("utf8");
   }
 
   private tooLarge(spec: RequestSpec<unknown>): UpstreamError {
