@@ -57,39 +57,61 @@ const log = (line) => process.stderr.write(`${line}\n`);
 
 // ---- cold start: spawn -> initialize response ----
 
-function coldStart(script) {
+/** Milliseconds from spawn to the initialize response, and to the first tools/list response. */
+function coldStart(script, withList) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(process.execPath, [script], { env, stdio: ["pipe", "pipe", "ignore"] });
     let out = "";
+    let initMs;
+    const send = (m) => child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", ...m })}\n`);
     child.stdout.on("data", (d) => {
       out += d;
-      if (out.includes("\n")) {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        if (!out.includes('"id":1')) reject(new Error(`unexpected first line from ${script}: ${out.slice(0, 200)}`));
-        child.once("close", () => resolve(ms));
-        child.stdin.end();
+      const lines = out.split("\n").slice(0, -1);
+      if (initMs === undefined && lines.length >= 1) {
+        initMs = Number(process.hrtime.bigint() - started) / 1e6;
+        if (!lines[0].includes('"id":1')) reject(new Error(`unexpected first line from ${script}: ${out.slice(0, 200)}`));
+        if (!withList) return finish({ initMs });
+        send({ method: "notifications/initialized" });
+        send({ id: 2, method: "tools/list" });
+      } else if (withList && lines.length >= 2) {
+        if (!lines[1].includes('"tools"')) reject(new Error(`unexpected tools/list answer from ${script}: ${lines[1].slice(0, 200)}`));
+        finish({ initMs, listMs: Number(process.hrtime.bigint() - started) / 1e6 });
       }
     });
+    const finish = (times) => {
+      child.stdout.removeAllListeners("data");
+      child.once("close", () => resolve(times));
+      child.stdin.end();
+    };
     child.on("error", reject);
-    child.stdin.write(
-      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } } })}\n`,
-    );
+    send({
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+    });
   });
 }
 
 async function coldStarts() {
-  const times = { bare: [], sdk: [], ours: [] };
-  const names = Object.keys(times);
-  for (const name of names) await coldStart(SERVERS[name]); // warm the file cache
+  const init = { bare: [], sdk: [], ours: [] };
+  const list = { sdk: [], ours: [] };
+  const names = Object.keys(init);
+  for (const name of names) await coldStart(SERVERS[name], name !== "bare"); // warm the file cache
   for (let i = 0; i < COLD_RUNS; i++) {
     // Interleaved, rotating the order so no server always runs first after an idle moment.
     for (let k = 0; k < names.length; k++) {
       const name = names[(i + k) % names.length];
-      times[name].push(await coldStart(SERVERS[name]));
+      const t = await coldStart(SERVERS[name], name !== "bare");
+      init[name].push(t.initMs);
+      if (t.listMs !== undefined) list[name].push(t.listMs);
     }
   }
-  return Object.fromEntries(names.map((n) => [n, { median: median(times[n]), p90: quantile(times[n], 0.9), runs: times[n].length }]));
+  const stats = (xs) => ({ median: median(xs), p90: quantile(xs, 0.9), runs: xs.length });
+  return {
+    ...Object.fromEntries(names.map((n) => [n, stats(init[n])])),
+    toolsList: Object.fromEntries(Object.entries(list).map(([n, xs]) => [n, stats(xs)])),
+  };
 }
 
 // ---- per call ----
@@ -194,6 +216,7 @@ await sandbox.close();
 const ratios = {
   coldVsSdk: cold.ours.median / cold.sdk.median,
   coldVsBare: cold.ours.median / cold.bare.median,
+  toolsListVsSdk: cold.toolsList.ours.median / cold.toolsList.sdk.median,
   p50VsSdk: calls.ours.p50 / calls.sdk.p50,
   throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
   rssVsSdk: mem.ours.afterCalls / mem.sdk.afterCalls,
@@ -221,6 +244,7 @@ const rows = [
   `  (a) bare node script      ${ms(cold.bare.median).padStart(10)}   p90 ${ms(cold.bare.p90)}`,
   `  (b) one-tool SDK server   ${ms(cold.sdk.median).padStart(10)}   p90 ${ms(cold.sdk.p90)}`,
   `  (c) users-mcp             ${ms(cold.ours.median).padStart(10)}   p90 ${ms(cold.ours.p90)}   c/b ${ratios.coldVsSdk.toFixed(2)}  c/a ${ratios.coldVsBare.toFixed(2)}`,
+  `  spawn -> first tools/list answer: (b) ${ms(cold.toolsList.sdk.median)}, (c) ${ms(cold.toolsList.ours.median)}   c/b ${ratios.toolsListVsSdk.toFixed(2)}`,
   "",
   `get_current_user: sequential p50/p99 (${SEQ_CALLS} calls), throughput at ${CONCURRENCY} concurrent (${CONC_CALLS} calls), median of ${ROUNDS}`,
   `  direct undici request     ${ms(calls.direct.p50).padStart(10)} / ${ms(calls.direct.p99).padEnd(9)} ${calls.direct.throughput.toFixed(0).padStart(7)} /s`,
