@@ -24,7 +24,7 @@ const COLD_RUNS = QUICK ? 10 : 30;
 const SEQ_CALLS = QUICK ? 300 : 2000;
 const CONC_CALLS = QUICK ? 1000 : 5000;
 const CONCURRENCY = 64;
-const ROUNDS = QUICK ? 1 : 3;
+const ROUNDS = QUICK ? 1 : 5;
 const MEMORY_CALLS = QUICK ? 2000 : 10_000;
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
