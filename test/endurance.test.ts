@@ -9,7 +9,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { ALL_TOOLS } from "../src/tools/index.js";
-import { type StdioServer, sandboxEnv, startHarness, startServer } from "./harness.js";
+import { type StdioServer, sandboxEnv, startHarness, startServer, until } from "./harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -25,14 +25,6 @@ process.on("SIGUSR2", () => {
   const m = process.memoryUsage();
   process.stderr.write("heap-probe " + JSON.stringify(m) + "\\n");
 });`);
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function measure(s: StdioServer): Promise<{ heapUsed: number; rss: number }> {
   const seen = s.stderr.join("").split("heap-probe ").length;

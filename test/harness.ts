@@ -75,6 +75,15 @@ export async function startHarness(
   };
 }
 
+/** Waits until `check` holds, polling every 10 ms; fails after `ms`. */
+export async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 
 /**

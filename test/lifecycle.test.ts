@@ -2,21 +2,13 @@ import { spawn } from "node:child_process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { SERVER, sandboxEnv, startHarness, startServer } from "./harness.js";
+import { SERVER, sandboxEnv, startHarness, startServer, until } from "./harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox({ leadpingRateLimit: 1_000_000 });
 });
 afterAll(() => sandbox.close());
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const initialize = {
   jsonrpc: "2.0",

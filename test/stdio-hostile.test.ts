@@ -5,21 +5,13 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { RecordingStdioTransport, sandboxEnv, startServer } from "./harness.js";
+import { RecordingStdioTransport, sandboxEnv, startServer, until } from "./harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox();
 });
 afterAll(() => sandbox.close());
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("stdout hygiene", () => {
   it("the check itself catches a stray line on stdout", async () => {
