@@ -165,7 +165,7 @@ export function describeIssues(toolName: string, schema: z.ZodType, issues: z.co
       for (const key of issue.keys) {
         out.push({
           field: formatPath([...issue.path, key]),
-          message: `unknown argument for ${toolName}${allowed ? (allowed.length ? `; allowed here: ${allowed.join(", ")}` : "; nothing is allowed here") : ""}`,
+          message: `unknown argument for ${toolName}${allowed ? (allowed.length ? `; allowed here: ${allowed.join(", ")}` : "; nothing is allowed here, remove it") : ""}`,
         });
       }
       continue;

@@ -134,26 +134,25 @@ export interface CallContext {
   dispose(): void;
 }
 
-/** The calls listening to the shutdown signal, so it carries one listener rather than one per call in flight. */
-const listeners = new WeakMap<AbortSignal, Set<(signal: AbortSignal) => void>>();
+/** The calls listening to each shutdown signal, so it carries one listener rather than one per call in flight. */
+const shutdownListeners = new WeakMap<AbortSignal, Set<(signal: AbortSignal) => void>>();
 
-function onAbort(signal: AbortSignal, fn: (signal: AbortSignal) => void): () => void {
-  let set = listeners.get(signal);
-  if (!set) {
-    const calls = new Set<(signal: AbortSignal) => void>();
-    set = calls;
-    listeners.set(signal, calls);
+function onShutdown(signal: AbortSignal, fn: (signal: AbortSignal) => void): () => void {
+  let calls = shutdownListeners.get(signal);
+  if (!calls) {
+    const all = new Set<(signal: AbortSignal) => void>();
+    shutdownListeners.set(signal, all);
     signal.addEventListener(
       "abort",
       () => {
-        for (const call of calls) call(signal);
-        calls.clear();
+        for (const call of all) call(signal);
       },
       { once: true },
     );
+    calls = all;
   }
-  set.add(fn);
-  return () => set.delete(fn);
+  calls.add(fn);
+  return () => calls.delete(fn);
 }
 
 /**
@@ -173,7 +172,7 @@ export function createCallContext(timeoutMs: number, signal?: AbortSignal, shutd
   else signal?.addEventListener("abort", onRequestAbort, { once: true });
   let offShutdown: (() => void) | undefined;
   if (shutdown?.aborted) cancel(shutdown);
-  else if (shutdown) offShutdown = onAbort(shutdown, cancel);
+  else if (shutdown) offShutdown = onShutdown(shutdown, cancel);
   const timer = setTimeout(() => controller.abort(new DOMException("The call's deadline passed", "TimeoutError")), timeoutMs);
   timer.unref();
   return {
@@ -347,7 +346,7 @@ export class HttpClient {
 
     const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
     const { agent, request } = await this.pool();
-    const res = await untilAborted(
+    const res = await raceAbort(
       request(url, {
         method: spec.method,
         headers,
@@ -358,6 +357,7 @@ export class HttpClient {
         bodyTimeout: remaining,
       }),
       ctx.signal,
+      (late) => late.body.destroy(),
     );
 
     const requestId = headerValue(res.headers, "x-request-id") ?? headerValue(res.headers, "request-id");
@@ -519,31 +519,23 @@ function loadUndici(): Promise<typeof import("undici")> {
 }
 
 /**
+ * Settles with `pending`, or rejects with the signal's reason as soon as it aborts, whichever comes
+ * first; a value that arrives after the abort goes to `discardLate`. HTTP requests need it because
  * undici does not act on an abort while a connection is still being set up (a TLS handshake that
- * never completes waits for the 10 s connect timeout), so the call races the signal itself. A
- * response that arrives after the abort has its body discarded.
+ * never completes waits for the 10 s connect timeout); the 2SMS client races its shared token request.
  */
-function untilAborted<T extends { body: { destroy(): unknown } }>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    pending.then(
-      (r) => r.body.destroy(),
-      () => {},
-    );
-    return Promise.reject(signal.reason);
-  }
+export function raceAbort<T>(pending: Promise<T>, signal: AbortSignal, discardLate?: (late: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      pending.then(
-        (r) => r.body.destroy(),
-        () => {},
-      );
+      pending.then(discardLate, () => {});
       reject(signal.reason);
     };
+    if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     pending.then(
-      (r) => {
+      (value) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(r);
+        resolve(value);
       },
       (err: unknown) => {
         signal.removeEventListener("abort", onAbort);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { registerSecret } from "../redact.js";
-import { type CallContext, createCallContext, HttpClient, pathSegment, type RequestSpec, UpstreamError } from "./http.js";
+import { type CallContext, createCallContext, HttpClient, pathSegment, type RequestSpec, raceAbort, UpstreamError } from "./http.js";
 
 /** A 2SMS user, PascalCase as on the wire. */
 export type TwoSmsUser = z.infer<typeof TwoSmsUser>;
@@ -237,16 +237,10 @@ function unwrap(body: z.infer<typeof Envelope>, method: string, path: string): T
 }
 
 async function raceSignal<T>(promise: Promise<T>, ctx: CallContext): Promise<T> {
-  if (ctx.signal.aborted) throw abortError(ctx);
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError(ctx));
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-  });
   try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
+    return await raceAbort(promise, ctx.signal);
+  } catch (err) {
+    throw ctx.signal.aborted ? abortError(ctx) : err;
   }
 }
 
