@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Agent } from "undici";
 import type { z } from "zod";
 import { USER_AGENT } from "../version.js";
+import { parsesAsIs } from "./as-is.js";
 
 /** The three upstreams, named as in configuration. */
 export type Provider = "leadping" | "leadconnector" | "twosms";
@@ -130,63 +131,145 @@ export interface CallContext {
   cancelled(): boolean;
   /** Requests that were retried during this call, for the tool to report. */
   retries: Array<{ method: string; path: string; reason: string }>;
-  /** Releases the deadline timer and the parent listeners; call it when the call has ended. */
+  /** Takes the call off the deadline and shutdown watch; call it when the call has ended. */
   dispose(): void;
 }
 
-/** The calls listening to each shutdown signal, so it carries one listener rather than one per call in flight. */
-const shutdownListeners = new WeakMap<AbortSignal, Set<(signal: AbortSignal) => void>>();
+/**
+ * One call's budget. The live calls form one linked list, which serves both the deadline (a single
+ * timer, armed for the earliest deadline, sweeps the list) and a shutdown (one listener per shutdown
+ * signal walks it). A call therefore allocates no timer, no closures and no set entry: under a burst
+ * of calls, per-call objects that live until the call ends are what makes the young generation grow.
+ */
+class Call implements CallContext {
+  readonly signal: AbortSignal;
+  readonly deadline: number;
+  readonly retries: CallContext["retries"] = [];
+  /** Links in the list of live calls. */
+  prev: Call | undefined;
+  next: Call | undefined;
+  live = false;
+  private readonly controller = new AbortController();
+  private byClient = false;
 
-function onShutdown(signal: AbortSignal, fn: (signal: AbortSignal) => void): () => void {
-  let calls = shutdownListeners.get(signal);
-  if (!calls) {
-    const all = new Set<(signal: AbortSignal) => void>();
-    shutdownListeners.set(signal, all);
-    signal.addEventListener(
-      "abort",
-      () => {
-        for (const call of all) call(signal);
-      },
-      { once: true },
-    );
-    calls = all;
+  constructor(
+    readonly timeoutMs: number,
+    private readonly parent: AbortSignal | undefined,
+    readonly shutdown: AbortSignal | undefined,
+  ) {
+    this.signal = this.controller.signal;
+    this.deadline = Date.now() + timeoutMs;
+    if (parent?.aborted) this.cancel(parent);
+    else if (shutdown?.aborted) this.cancel(shutdown);
+    else {
+      parent?.addEventListener("abort", this, { once: true });
+      if (shutdown) watchShutdown(shutdown);
+      enlist(this);
+    }
   }
-  calls.add(fn);
-  return () => calls.delete(fn);
+
+  cancelled(): boolean {
+    return this.byClient;
+  }
+
+  /** The parent (request) signal's abort listener: an object listener needs no closure. */
+  handleEvent(): void {
+    if (this.parent) this.cancel(this.parent);
+  }
+
+  cancel(from: AbortSignal): void {
+    if (this.signal.aborted) return;
+    this.byClient = true;
+    this.abort(from.reason);
+  }
+
+  expire(): void {
+    this.abort(new DOMException("The call's deadline passed", "TimeoutError"));
+  }
+
+  dispose(): void {
+    delist(this);
+    this.parent?.removeEventListener("abort", this);
+  }
+
+  private abort(reason: unknown): void {
+    delist(this);
+    this.controller.abort(reason);
+  }
+}
+
+let head: Call | undefined;
+let tail: Call | undefined;
+let timer: ReturnType<typeof setTimeout> | undefined;
+/** The deadline the timer is armed for. */
+let armedFor = Number.POSITIVE_INFINITY;
+
+function enlist(call: Call): void {
+  call.live = true;
+  call.prev = tail;
+  if (tail) tail.next = call;
+  else head = call;
+  tail = call;
+  if (call.deadline < armedFor) arm(call.deadline);
+}
+
+function delist(call: Call): void {
+  if (!call.live) return;
+  call.live = false;
+  if (call.prev) call.prev.next = call.next;
+  else head = call.next;
+  if (call.next) call.next.prev = call.prev;
+  else tail = call.prev;
+  call.prev = call.next = undefined;
+}
+
+function arm(at: number): void {
+  if (timer) clearTimeout(timer);
+  armedFor = at;
+  timer = setTimeout(sweep, Math.max(0, at - Date.now()));
+  timer.unref();
+}
+
+/** Ends every call past its deadline and re-arms the timer for the earliest deadline left. */
+function sweep(): void {
+  timer = undefined;
+  armedFor = Number.POSITIVE_INFINITY;
+  const now = Date.now();
+  let earliest = Number.POSITIVE_INFINITY;
+  for (let call = head; call; ) {
+    const next = call.next;
+    if (call.deadline <= now) call.expire();
+    else if (call.deadline < earliest) earliest = call.deadline;
+    call = next;
+  }
+  if (earliest < Number.POSITIVE_INFINITY) arm(earliest);
+}
+
+/** Shutdown signals already listened to: one listener each, however many calls are in flight. */
+const watched = new WeakSet<AbortSignal>();
+
+function watchShutdown(signal: AbortSignal): void {
+  if (watched.has(signal)) return;
+  watched.add(signal);
+  signal.addEventListener(
+    "abort",
+    () => {
+      for (let call = head; call; ) {
+        const next = call.next;
+        if (call.shutdown === signal) call.cancel(signal);
+        call = next;
+      }
+    },
+    { once: true },
+  );
 }
 
 /**
- * One timer and one controller per call, both released by `dispose()` when the call ends.
- * (`AbortSignal.timeout` would keep every call's signal alive until its deadline passed, and
- * `AbortSignal.any` over the long-lived shutdown signal grows with every call.)
+ * A call's budget: `timeoutMs` from now, cancelled when `signal` (the MCP request) or `shutdown`
+ * aborts. Call `dispose()` when the call has ended.
  */
 export function createCallContext(timeoutMs: number, signal?: AbortSignal, shutdown?: AbortSignal): CallContext {
-  const controller = new AbortController();
-  let cancelled = false;
-  const cancel = (parent: AbortSignal) => {
-    cancelled = true;
-    controller.abort(parent.reason);
-  };
-  const onRequestAbort = () => signal && cancel(signal);
-  if (signal?.aborted) cancel(signal);
-  else signal?.addEventListener("abort", onRequestAbort, { once: true });
-  let offShutdown: (() => void) | undefined;
-  if (shutdown?.aborted) cancel(shutdown);
-  else if (shutdown) offShutdown = onShutdown(shutdown, cancel);
-  const timer = setTimeout(() => controller.abort(new DOMException("The call's deadline passed", "TimeoutError")), timeoutMs);
-  timer.unref();
-  return {
-    signal: controller.signal,
-    deadline: Date.now() + timeoutMs,
-    timeoutMs,
-    cancelled: () => cancelled,
-    retries: [],
-    dispose() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onRequestAbort);
-      offShutdown?.();
-    },
-  };
+  return new Call(timeoutMs, signal, shutdown);
 }
 
 export type RetryPolicy =
@@ -228,6 +311,12 @@ export interface HttpClientOptions {
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+interface Pool {
+  agent: Agent;
+  request: typeof import("undici").request;
+}
+
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
@@ -247,7 +336,8 @@ const CONNECTION_CODES = new Set([
 export class HttpClient {
   readonly provider: Provider;
   readonly baseUrl: string;
-  private agent: Agent | undefined;
+  /** The pool once made; later requests take it without awaiting. */
+  private ready: Pool | undefined;
   private readonly headers: Record<string, string>;
   private readonly maxBodyBytes: number;
   private readonly maxRetries: number;
@@ -265,20 +355,28 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await this.agent?.close();
+    await this.ready?.agent.close();
   }
 
   /** The connection pool, made on the first request: undici is loaded only when a call needs it. */
-  private async pool(): Promise<{ agent: Agent; request: typeof import("undici").request }> {
+  private async pool(): Promise<Pool> {
     const undici = await loadUndici();
-    this.agent ??= new undici.Agent({
-      keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
-      connections: 16,
-      connect: { timeout: 10_000 },
-      maxResponseSize: this.maxBodyBytes,
-    });
-    return { agent: this.agent, request: undici.request };
+    this.ready ??= {
+      agent: new undici.Agent({
+        keepAliveTimeout: 10_000,
+        keepAliveMaxTimeout: 60_000,
+        connections: 16,
+        connect: { timeout: 10_000 },
+        maxResponseSize: this.maxBodyBytes,
+        // The call's deadline ends a request (through its signal). These are only a backstop, and they
+        // stay constant: undici re-arms a timer of the same length in place, but makes a new one for
+        // every new length, which a per-request "time remaining" would be.
+        headersTimeout: 300_000,
+        bodyTimeout: 300_000,
+      }),
+      request: undici.request,
+    };
+    return this.ready;
   }
 
   async send<T>(spec: RequestSpec<T>): Promise<HttpResponse<T>> {
@@ -326,8 +424,7 @@ export class HttpClient {
 
   private async once<T>(spec: RequestSpec<T>): Promise<Omit<HttpResponse<T>, "attempts">> {
     const { ctx } = spec;
-    const remaining = ctx.deadline - Date.now();
-    if (ctx.signal.aborted || remaining <= 0) throw this.abortError(spec, 1);
+    if (ctx.signal.aborted || ctx.deadline <= Date.now()) throw this.abortError(spec, 1);
 
     const headers: Record<string, string> = {
       "user-agent": USER_AGENT,
@@ -345,7 +442,7 @@ export class HttpClient {
     }
 
     const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
-    const { agent, request } = await this.pool();
+    const { agent, request } = this.ready ?? (await this.pool());
     const res = await raceAbort(
       request(url, {
         method: spec.method,
@@ -353,8 +450,6 @@ export class HttpClient {
         body,
         signal: ctx.signal,
         dispatcher: agent,
-        headersTimeout: remaining,
-        bodyTimeout: remaining,
       }),
       ctx.signal,
       (late) => late.body.destroy(),
@@ -386,6 +481,8 @@ export class HttpClient {
         });
       }
     }
+    // A body that already is what the schema describes is used as it is, without zod's copy.
+    if (parsesAsIs(spec.schema, json)) return { status: res.statusCode, data: json as T, headers: res.headers, requestId };
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
       const where = parsed.error.issues

@@ -110,6 +110,7 @@ export class TwoSmsClient {
       const own = createCallContext(Math.max(1, ctx.deadline - Date.now()));
       this.pending = this.fetchToken(own).finally(() => {
         this.pending = undefined;
+        own.dispose();
       });
     }
     return await raceSignal(this.pending, ctx);
