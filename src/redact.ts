@@ -4,15 +4,16 @@
  * secrets become known (configured tokens at start, a fetched 2SMS token, a password
  * passed to a tool), so a secret echoed back by an upstream is caught too.
  */
-const secrets = new Set<string>();
+const secrets: string[] = [];
 
 const MIN_SECRET_LENGTH = 4;
 
 export function registerSecret(value: string | null | undefined): void {
-  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH && !secrets.includes(value)) secrets.push(value);
 }
 
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
+const HAS_BEARER = new RegExp(BEARER.source, "i");
 const MAY_HOLD_BEARER = /bearer/i;
 
 export function redact(text: string): string {
@@ -22,6 +23,12 @@ export function redact(text: string): string {
   }
   // Belt and braces for values we were never told about: bearer credentials in echoed headers.
   return MAY_HOLD_BEARER.test(out) ? out.replace(BEARER, "$1[redacted]") : out;
+}
+
+/** Whether `redact` would change the text, without building anything. */
+function holdsSecret(text: string): boolean {
+  for (const s of secrets) if (text.includes(s)) return true;
+  return MAY_HOLD_BEARER.test(text) && HAS_BEARER.test(text);
 }
 
 // Format characters (zero-width, bidi controls, Unicode tags, which can smuggle invisible ASCII) let
@@ -43,9 +50,13 @@ export function cleanOutput<T>(value: T): T {
 }
 
 const HAS_INVISIBLE = new RegExp(INVISIBLE.source, "u");
+/** Printable ASCII, tab and newline: most of what upstreams send, and quicker to rule out than INVISIBLE. */
+const PLAIN_ASCII = /^[\x20-\x7E\t\n]*$/;
+
+const visible = (text: string): boolean => PLAIN_ASCII.test(text) || !HAS_INVISIBLE.test(text);
 
 function isClean(value: unknown): boolean {
-  if (typeof value === "string") return !HAS_INVISIBLE.test(value) && redact(value) === value;
+  if (typeof value === "string") return visible(value) && !holdsSecret(value);
   if (Array.isArray(value)) {
     for (const v of value) if (!isClean(v)) return false;
     return true;
@@ -53,7 +64,7 @@ function isClean(value: unknown): boolean {
   if (value !== null && typeof value === "object") {
     for (const k in value) {
       if (!Object.hasOwn(value, k)) continue;
-      if (HAS_INVISIBLE.test(k) || !isClean((value as Record<string, unknown>)[k])) return false;
+      if (!visible(k) || !isClean((value as Record<string, unknown>)[k])) return false;
     }
   }
   return true;

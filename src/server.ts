@@ -1,6 +1,7 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { parsesAsIs } from "./as-is.js";
 import { createCallContext, InputError, UpstreamError } from "./client/http.js";
 import type { Clients } from "./clients.js";
 import type { Config } from "./config.js";
@@ -130,13 +131,20 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
       const args = request.params.arguments ?? {};
       const shapeError = checkArgumentShape(args);
       if (shapeError) throw shapeError;
-      const refused = Object.keys(args)
-        .filter((k) => tool.refusedFields && Object.hasOwn(tool.refusedFields, k))
-        .map((k) => ({ field: k, message: tool.refusedFields?.[k] ?? "" }));
-      if (refused.length) throw new InputError(refused);
-      const parsed = tool.input.safeParse(args);
-      if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
-      const output = cleanOutput(await tool.handler(parsed.data, ctx, { config, clients, logger }));
+      if (tool.refusedFields) {
+        const reasons = tool.refusedFields;
+        const refused = Object.keys(args)
+          .filter((k) => Object.hasOwn(reasons, k))
+          .map((k) => ({ field: k, message: reasons[k] ?? "" }));
+        if (refused.length) throw new InputError(refused);
+      }
+      let input: unknown = args; // arguments that already are what the schema describes need no copy
+      if (!parsesAsIs(tool.input, args)) {
+        const parsed = tool.input.safeParse(args);
+        if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
+        input = parsed.data;
+      }
+      const output = cleanOutput(await tool.handler(input, ctx, { config, clients, logger }));
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];
       if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });

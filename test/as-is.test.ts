@@ -1,17 +1,19 @@
 /**
- * `parsesAsIs` lets a response skip zod's copy. It must never say yes to a value that zod would refuse
- * or change: these properties hold it to that for every upstream response schema and for schema kinds
- * it must decline (transforms, refinements, stripping and strict objects).
+ * `parsesAsIs` lets a response or a call's arguments skip zod's copy. It must never say yes to a value
+ * that zod would refuse or change: these properties hold it to that for every upstream response
+ * schema, every tool's arguments, and schema kinds it must decline (transforms, refinements,
+ * stripping and strict objects).
  */
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parsesAsIs } from "../src/client/as-is.js";
+import { parsesAsIs } from "../src/as-is.js";
 import { LcRoles, LcUser } from "../src/client/leadconnector.js";
 import { LeadpingUser, TrustedFormCertificate, UserCompliance } from "../src/client/leadping.js";
 import { TwoSmsUser } from "../src/client/twosms.js";
 import { SANDBOX_CREDENTIALS, startSandbox } from "../src/sandbox/index.js";
+import { ALL_TOOLS } from "../src/tools/index.js";
 
 const RUNS = Number(process.env.FC_RUNS ?? 120) * 4;
 
@@ -96,6 +98,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   refined: z.looseObject({ a: z.string().min(2), b: z.array(z.number()).max(1).nullish() }),
   transformed: z.looseObject({ a: z.string().transform((s) => s.trim()) }),
   defaulted: z.looseObject({ a: z.string().default("x") }),
+  // Tool arguments take the same shortcut.
+  ...Object.fromEntries(ALL_TOOLS.map((t) => [`${t.name} arguments`, t.input])),
 };
 
 describe("parsesAsIs", () => {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Agent } from "undici";
 import type { z } from "zod";
+import { parsesAsIs } from "../as-is.js";
 import { USER_AGENT } from "../version.js";
-import { parsesAsIs } from "./as-is.js";
 
 /** The three upstreams, named as in configuration. */
 export type Provider = "leadping" | "leadconnector" | "twosms";

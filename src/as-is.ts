@@ -75,10 +75,8 @@ function compile(schema: z.ZodType): Check | null {
       if (!value || key?.type !== "string" || key.checks?.length) return null;
       return (v) => {
         if (!isObject(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
-        for (const k in v) {
-          if (!Object.hasOwn(v, k)) continue;
-          if (k === "__proto__" || !value(v[k])) return false;
-        }
+        if (Object.hasOwn(v, "__proto__")) return false;
+        for (const k in v) if (Object.hasOwn(v, k) && !value(v[k])) return false;
         return true;
       };
     }
@@ -123,10 +121,10 @@ function compileObject(def: Def): Check | null {
         return false;
       }
     }
-    for (const k in v) {
-      if (!Object.hasOwn(v, k)) continue;
-      if (k === "__proto__" || (!keepsUnknown && !known.has(k))) return false;
-    }
+    // JSON.parse makes a "__proto__" key an own property, which zod would drop.
+    if (Object.hasOwn(v, "__proto__")) return false;
+    if (keepsUnknown) return true;
+    for (const k in v) if (Object.hasOwn(v, k) && !known.has(k)) return false;
     return true;
   };
 }
