@@ -25,10 +25,13 @@ export function redact(text: string): string {
   return MAY_HOLD_BEARER.test(out) ? out.replace(BEARER, "$1[redacted]") : out;
 }
 
+/** "Bearer " and eight token characters: shorter text cannot hold what BEARER replaces. */
+const MIN_BEARER_LENGTH = 15;
+
 /** Whether `redact` would change the text, without building anything. */
 function holdsSecret(text: string): boolean {
   for (const s of secrets) if (text.includes(s)) return true;
-  return MAY_HOLD_BEARER.test(text) && HAS_BEARER.test(text);
+  return text.length >= MIN_BEARER_LENGTH && MAY_HOLD_BEARER.test(text) && HAS_BEARER.test(text);
 }
 
 // Format characters (zero-width, bidi controls, Unicode tags, which can smuggle invisible ASCII) let
@@ -50,10 +53,17 @@ export function cleanOutput<T>(value: T): T {
 }
 
 const HAS_INVISIBLE = new RegExp(INVISIBLE.source, "u");
-/** Printable ASCII, tab and newline: most of what upstreams send, and quicker to rule out than INVISIBLE. */
-const PLAIN_ASCII = /^[\x20-\x7E\t\n]*$/;
 
-const visible = (text: string): boolean => PLAIN_ASCII.test(text) || !HAS_INVISIBLE.test(text);
+/** Printable ASCII, tab and newline only: most of what upstreams send, and quicker to confirm than INVISIBLE. */
+function plainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a)) return false;
+  }
+  return true;
+}
+
+const visible = (text: string): boolean => plainAscii(text) || !HAS_INVISIBLE.test(text);
 
 function isClean(value: unknown): boolean {
   if (typeof value === "string") return visible(value) && !holdsSecret(value);
@@ -62,10 +72,8 @@ function isClean(value: unknown): boolean {
     return true;
   }
   if (value !== null && typeof value === "object") {
-    for (const k in value) {
-      if (!Object.hasOwn(value, k)) continue;
-      if (!visible(k) || !isClean((value as Record<string, unknown>)[k])) return false;
-    }
+    // Results are plain objects; an inherited enumerable key could only send the value to copyClean.
+    for (const k in value) if (!visible(k) || !isClean((value as Record<string, unknown>)[k])) return false;
   }
   return true;
 }

@@ -314,7 +314,6 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Pool {
   agent: Agent;
-  request: typeof import("undici").request;
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -338,7 +337,11 @@ export class HttpClient {
   readonly baseUrl: string;
   /** The pool once made; later requests take it without awaiting. */
   private ready: Pool | undefined;
+  /** Sent with every request: user agent, accept, and the client's own (a LeadConnector API version). */
   private readonly headers: Record<string, string>;
+  /** The base URL split once, so a request needs no URL parsing: origin, and a path prefix without a trailing slash. */
+  private readonly origin: string;
+  private readonly basePath: string;
   private readonly maxBodyBytes: number;
   private readonly maxRetries: number;
   private readonly backoffBaseMs: number;
@@ -347,7 +350,10 @@ export class HttpClient {
   constructor(options: HttpClientOptions) {
     this.provider = options.provider;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.headers = options.headers ?? {};
+    const base = new URL(this.baseUrl);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/+$/, "");
+    this.headers = { "user-agent": USER_AGENT, accept: "application/json", ...options.headers };
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     this.maxRetries = options.maxRetries ?? 2;
     this.backoffBaseMs = options.backoffBaseMs ?? 250;
@@ -374,7 +380,6 @@ export class HttpClient {
         headersTimeout: 300_000,
         bodyTimeout: 300_000,
       }),
-      request: undici.request,
     };
     return this.ready;
   }
@@ -385,7 +390,8 @@ export class HttpClient {
       attempt += 1;
       try {
         const res = await this.once(spec);
-        return { ...res, attempts: attempt };
+        res.attempts = attempt;
+        return res;
       } catch (raw) {
         const err = raw instanceof UpstreamError ? raw : this.classify(raw, spec);
         err.attempts = attempt;
@@ -422,16 +428,11 @@ export class HttpClient {
     return wait;
   }
 
-  private async once<T>(spec: RequestSpec<T>): Promise<Omit<HttpResponse<T>, "attempts">> {
+  private async once<T>(spec: RequestSpec<T>): Promise<HttpResponse<T>> {
     const { ctx } = spec;
     if (ctx.signal.aborted || ctx.deadline <= Date.now()) throw this.abortError(spec, 1);
 
-    const headers: Record<string, string> = {
-      "user-agent": USER_AGENT,
-      accept: "application/json",
-      ...this.headers,
-      ...spec.headers,
-    };
+    const headers = Object.assign({}, this.headers, spec.headers);
     let body: string | undefined;
     if (spec.json !== undefined) {
       body = JSON.stringify(spec.json);
@@ -441,15 +442,15 @@ export class HttpClient {
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
 
-    const url = `${this.baseUrl}/${spec.path.replace(/^\/+/, "")}`;
-    const { agent, request } = this.ready ?? (await this.pool());
+    const { agent } = this.ready ?? (await this.pool());
     const res = await raceAbort(
-      request(url, {
+      agent.request({
+        origin: this.origin,
+        path: `${this.basePath}/${spec.path.charCodeAt(0) === 0x2f ? spec.path.replace(/^\/+/, "") : spec.path}`,
         method: spec.method,
         headers,
         body,
         signal: ctx.signal,
-        dispatcher: agent,
       }),
       ctx.signal,
       (late) => late.body.destroy(),
@@ -482,7 +483,7 @@ export class HttpClient {
       }
     }
     // A body that already is what the schema describes is used as it is, without zod's copy.
-    if (parsesAsIs(spec.schema, json)) return { status: res.statusCode, data: json as T, headers: res.headers, requestId };
+    if (parsesAsIs(spec.schema, json)) return { status: res.statusCode, data: json as T, headers: res.headers, requestId, attempts: 1 };
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
       const where = parsed.error.issues
@@ -500,7 +501,7 @@ export class HttpClient {
         maybeApplied: spec.method !== "GET",
       });
     }
-    return { status: res.statusCode, data: parsed.data, headers: res.headers, requestId };
+    return { status: res.statusCode, data: parsed.data, headers: res.headers, requestId, attempts: 1 };
   }
 
   private async readBody(
