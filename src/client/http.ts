@@ -314,10 +314,6 @@ export interface HttpClientOptions {
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-interface Pool {
-  agent: Agent;
-}
-
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
@@ -337,8 +333,8 @@ const CONNECTION_CODES = new Set([
 export class HttpClient {
   readonly provider: Provider;
   readonly baseUrl: string;
-  /** The pool once made; later requests take it without awaiting. */
-  private ready: Pool | undefined;
+  /** The connection pool once made; later requests take it without awaiting. */
+  private agent: Agent | undefined;
   /** Sent with every request: user agent, accept, and the client's own (a LeadConnector API version). */
   private readonly headers: Record<string, string>;
   /** The base URL split once, so a request needs no URL parsing: origin, and a path prefix without a trailing slash. */
@@ -363,27 +359,25 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await this.ready?.agent.close();
+    await this.agent?.close();
   }
 
   /** The connection pool, made on the first request: undici is loaded only when a call needs it. */
-  private async pool(): Promise<Pool> {
+  private async pool(): Promise<Agent> {
     const undici = await loadUndici();
-    this.ready ??= {
-      agent: new undici.Agent({
-        keepAliveTimeout: 10_000,
-        keepAliveMaxTimeout: 60_000,
-        connections: 16,
-        connect: { timeout: 10_000 },
-        maxResponseSize: this.maxBodyBytes,
-        // The call's deadline ends a request (through its signal). These are only a backstop, and they
-        // stay constant: undici re-arms a timer of the same length in place, but makes a new one for
-        // every new length, which a per-request "time remaining" would be.
-        headersTimeout: 300_000,
-        bodyTimeout: 300_000,
-      }),
-    };
-    return this.ready;
+    this.agent ??= new undici.Agent({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connections: 16,
+      connect: { timeout: 10_000 },
+      maxResponseSize: this.maxBodyBytes,
+      // The call's deadline ends a request (through its signal). These are only a backstop, and they
+      // stay constant: undici re-arms a timer of the same length in place, but makes a new one for
+      // every new length, which a per-request "time remaining" would be.
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+    });
+    return this.agent;
   }
 
   async send<T>(spec: RequestSpec<T>): Promise<HttpResponse<T>> {
@@ -444,7 +438,7 @@ export class HttpClient {
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
 
-    const { agent } = this.ready ?? (await this.pool());
+    const agent = this.agent ?? (await this.pool());
     const res = await raceAbort(
       agent.request({
         origin: this.origin,
