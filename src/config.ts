@@ -25,6 +25,8 @@ export interface Config {
   };
   /** Variables that hold an unfilled placeholder such as `<your token>`: treated as unset. */
   placeholders: string[];
+  /** Where each variable that is set came from: "environment" or an env file's path (unset ones are defaults). */
+  sources: Record<string, string>;
 }
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
@@ -54,9 +56,22 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "USERS_MCP_READ_ONLY", meaning: "true to expose only read tools (default false)" },
   { name: "USERS_MCP_TOOLS", meaning: "comma-separated allowlist of tool names (default: all)" },
   { name: "USERS_MCP_SANDBOX", meaning: "1 to run against the built-in sandbox instead of the real APIs" },
+  { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --env-file; default ~/.config/users-mcp/.env)" },
 ];
 
 const PLACEHOLDER = /^(<[^>]*>|\$\{[^}]*\}|your[-_ ].*|changeme|xxx+)$/i;
+
+/**
+ * A host that stays on this machine: 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost. Only these may
+ * be reached over plain http, since a bearer token must never cross a network in clear text.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
+  // WHATWG URL writes ::ffff:127.0.0.1 as ::ffff:7f00:1
+  return /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h);
+}
 
 function httpUrl(name: string, fallback: string) {
   return z
@@ -67,11 +82,16 @@ function httpUrl(name: string, fallback: string) {
       try {
         url = new URL(value);
       } catch {
-        ctx.addIssue({ code: "custom", message: `${name} must be an http(s) URL, got "${value}"` });
+        ctx.addIssue({ code: "custom", message: `${name} must be an https:// URL, got "${value}"` });
         return;
       }
       if (url.protocol !== "https:" && url.protocol !== "http:") {
-        ctx.addIssue({ code: "custom", message: `${name} must use http or https, got "${url.protocol}"` });
+        ctx.addIssue({ code: "custom", message: `${name} must use https://, got "${url.protocol}"` });
+      } else if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must use https:// (got "${url.origin}"): the credential would travel in clear text. Plain http:// is accepted only for a loopback host (127.0.0.1, ::1, localhost)`,
+        });
       } else if (url.username || url.password) {
         ctx.addIssue({ code: "custom", message: `${name} must not carry credentials in the URL` });
       } else if (url.search || url.hash) {
@@ -154,7 +174,11 @@ export interface ConfigOverrides {
  * Builds the configuration from an environment. Empty strings count as unset (hosts often
  * write `""` for a variable the user has not filled in), and so do obvious placeholders.
  */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  overrides: ConfigOverrides = {},
+  sources: Record<string, string> = {},
+): Config {
   const cleaned: Record<string, string> = {};
   const placeholders: string[] = [];
   for (const { name } of ENV_VARS) {
@@ -210,7 +234,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
       accessToken: e.TWOSMS_ACCESS_TOKEN,
     },
     placeholders,
+    sources: Object.fromEntries(Object.keys(cleaned).map((name) => [name, sources[name] ?? "environment"])),
   };
+}
+
+/** Where a setting's value came from, for people: "environment", "file PATH", or "default". */
+export function sourceOf(config: Pick<Config, "sources">, name: string): string {
+  const s = config.sources[name];
+  return s === undefined ? "default" : s === "environment" ? "environment" : `file ${s}`;
 }
 
 /** The secret values in force, so that every output path can scrub them. */
@@ -218,4 +249,43 @@ export function secretsOf(config: Config): string[] {
   return [config.leadping.token, config.leadconnector.token, config.twosms.clientSecret, config.twosms.accessToken].filter(
     (s): s is string => typeof s === "string" && s.length >= 4,
   );
+}
+
+/** Per provider: whether it has credentials, where they are sent, and where those settings came from. */
+export function credentialRoutes(config: Config): Array<{ provider: string; configured: boolean; origin: string; summary: string }> {
+  const from = (names: string[]) => names.map((n) => `${n} from ${sourceOf(config, n)}`).join(", ");
+  const routes = [
+    {
+      provider: "Leadping",
+      configured: Boolean(config.leadping.token),
+      baseUrl: config.leadping.baseUrl,
+      urlVar: "LEADPING_BASE_URL",
+      credentialVars: ["LEADPING_API_TOKEN"],
+    },
+    {
+      provider: "LeadConnector",
+      configured: Boolean(config.leadconnector.token),
+      baseUrl: config.leadconnector.baseUrl,
+      urlVar: "LEADCONNECTOR_BASE_URL",
+      credentialVars: ["LEADCONNECTOR_TOKEN"],
+    },
+    {
+      provider: "2SMS",
+      configured: Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret)),
+      baseUrl: config.twosms.baseUrl,
+      urlVar: "TWOSMS_BASE_URL",
+      credentialVars: config.twosms.accessToken ? ["TWOSMS_ACCESS_TOKEN"] : ["TWOSMS_CLIENT_ID", "TWOSMS_CLIENT_SECRET"],
+    },
+  ];
+  return routes.map((r) => {
+    const origin = new URL(r.baseUrl).origin;
+    return {
+      provider: r.provider,
+      configured: r.configured,
+      origin,
+      summary: r.configured
+        ? `${r.provider}: credential (${from(r.credentialVars)}) is sent only to ${origin} (${r.urlVar} from ${sourceOf(config, r.urlVar)})`
+        : `${r.provider}: not configured`,
+    };
+  });
 }

@@ -1,6 +1,6 @@
 import { createCallContext, UpstreamError } from "./client/http.js";
 import { createClients } from "./clients.js";
-import type { Config } from "./config.js";
+import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "./config.js";
 import { describeError } from "./errors.js";
 import { redact } from "./redact.js";
 
@@ -20,7 +20,7 @@ const PROBE_GUID = "00000000-0000-0000-0000-000000000000";
  * Checks each configured provider with the cheapest call that proves the credentials work,
  * prints a table, and returns the exit code: non-zero when a configured provider fails.
  */
-export async function runDoctor(config: Config, write: (s: string) => void): Promise<number> {
+export async function runDoctor(config: Config, write: (s: string) => void, settingsFile?: string): Promise<number> {
   let sandbox: import("./sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
     const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
@@ -62,6 +62,7 @@ export async function runDoctor(config: Config, write: (s: string) => void): Pro
       ),
     ]);
     write(renderTable(rows, config));
+    write(renderSettings(config, settingsFile));
     const failed = rows.filter((r) => r.configured && (!r.reachable || !r.authenticated));
     const none = rows.every((r) => !r.configured);
     if (none) write("\nNo provider is configured: set the variables above, or try `users-mcp --sandbox`.\n");
@@ -129,4 +130,15 @@ function renderTable(rows: DoctorRow[], config: Config): string {
   const lines = table.map((row) => row.map((cell, i) => (i === 5 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "));
   const header = `users-mcp doctor${config.sandbox ? " (sandbox)" : ""}: timeout ${config.timeoutMs} ms, read-only ${config.readOnly ? "on" : "off"}, credential changes ${config.allowCredentialChanges ? "allowed" : "refused"}\n\n`;
   return `${header}${lines.join("\n")}\n`;
+}
+
+/** Where each credential goes and where every setting came from, so a redirected base URL shows at a glance. */
+function renderSettings(config: Config, settingsFile: string | undefined): string {
+  const lines = ["", "Where credentials go:"];
+  if (config.sandbox) lines.push("  sandbox mode: every provider points at the built-in sandbox on 127.0.0.1; nothing leaves this machine");
+  else for (const r of credentialRoutes(config)) lines.push(`  ${r.summary}`);
+  lines.push("", `Settings (environment first, then ${settingsFile ?? "no env file"}):`);
+  const width = Math.max(...ENV_VARS.map((v) => v.name.length));
+  for (const v of ENV_VARS) lines.push(`  ${v.name.padEnd(width)}  ${sourceOf(config, v.name)}`);
+  return `${lines.join("\n")}\n`;
 }

@@ -19,7 +19,7 @@ const PROVIDERS: Record<Provider, ProviderAdvice> = {
     baseUrl: (c) => c.leadping.baseUrl,
     advice: {
       not_configured:
-        "Set LEADPING_API_TOKEN in the server's environment (the `env` block of your MCP host's config, or a .env file beside it) to a Leadping user JWT, organization API key (sk_…) or agent access token, then restart the server.",
+        "Set LEADPING_API_TOKEN in the server's environment (the `env` block of your MCP host's config, or ~/.config/users-mcp/.env) to a Leadping user JWT, organization API key (sk_…) or agent access token, then restart the server.",
       unauthorized:
         "Check LEADPING_API_TOKEN: it must be a current user JWT, organization API key (sk_…) or agent access token. Source keys (lp_src_…) are not accepted by the users API.",
       forbidden: "The token is valid but not allowed to do this; use the token of a user or organization that may change its own profile.",
@@ -136,8 +136,11 @@ function genericAdvice(err: UpstreamError, p: ProviderAdvice, config: Config): s
     }
     case "rejected":
       return "Change the fields named above and call again; the request was not applied.";
-    case "server_error":
     case "http_error":
+      if (err.status !== undefined && err.status >= 300 && err.status < 400)
+        return `${p.baseUrlVar} (${p.baseUrl(config)}) answered with a redirect. If the API has moved, set ${p.baseUrlVar} to its new https:// address; this server never follows redirects, so a credential cannot be led elsewhere.`;
+      return "This is on the provider's side; try again in a minute. If it persists, check the provider's status page.";
+    case "server_error":
       return "This is on the provider's side; try again in a minute. If it persists, check the provider's status page.";
     case "upstream_error":
       return "Fix what the provider's message names and call again.";

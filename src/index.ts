@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { type Config, ConfigError, ENV_VARS, loadConfig, secretsOf } from "./config.js";
+import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { redact, registerSecret } from "./redact.js";
+import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "./settings.js";
 import { VERSION } from "./version.js";
 
 const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping, LeadConnector (HighLevel) and 2SMS.
@@ -15,11 +16,16 @@ Options:
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
   --read-only         expose only read tools (get_current_user)
   --tools a,b         expose only the named tools (get_current_user, update_compliance, update_user, update_gdpr)
-  --env-file PATH     read variables from PATH instead of ./.env
+  --env-file PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
+                      working directory is never read unless named here
   -h, --help          show this help
   -v, --version       print the version
 
-Environment (also read from ./.env; real environment variables win):
+Settings come from the environment (your MCP host's env block), then from one env file: the one named by
+--env-file or USERS_MCP_ENV_FILE, else ${userEnvFile(process.env)} if it exists. Real environment
+variables win. Base URLs must be https:// (plain http:// only to a loopback host).
+
+Environment:
 ${ENV_VARS.map((v) => `  ${v.name.padEnd(36)} ${v.meaning}`).join("\n")}
 
 Logs go to stderr; stdout carries only MCP messages.`;
@@ -46,33 +52,43 @@ async function main(): Promise<void> {
     return;
   }
 
-  // quiet: dotenv 17 otherwise prints a banner to stdout, which would corrupt the JSON-RPC stream.
-  const dotenv = await import("dotenv");
-  const loaded = dotenv.config({ quiet: true, debug: false, path: values["env-file"] ?? ".env" });
-  if (values["env-file"] && loaded.error)
-    fail(`cannot read --env-file ${values["env-file"]}: ${(loaded.error as NodeJS.ErrnoException).code ?? loaded.error.message}`);
+  // Settings come only from places the user chose (see src/settings.ts): never the working directory's .env.
+  let settings: ResolvedSettings;
+  try {
+    settings = resolveSettings({ envFileFlag: values["env-file"], env: process.env });
+  } catch (err) {
+    if (err instanceof SettingsError) fail(err.message);
+    throw err;
+  }
 
   let config: Config;
   try {
-    config = loadConfig(process.env, {
-      ...(values["read-only"] ? { readOnly: true } : {}),
-      ...(values.tools !== undefined ? { tools: values.tools } : {}),
-      ...(values.sandbox ? { sandbox: true } : {}),
-    });
+    config = loadConfig(
+      settings.env,
+      {
+        ...(values["read-only"] ? { readOnly: true } : {}),
+        ...(values.tools !== undefined ? { tools: values.tools } : {}),
+        ...(values.sandbox ? { sandbox: true } : {}),
+      },
+      settings.sources,
+    );
   } catch (err) {
     if (err instanceof ConfigError)
-      fail(`${err.message}\nFix the variables above (in the host's MCP config \`env\` block or .env) and start again.`);
+      fail(
+        `${err.message}\nFix the variables above (in the host's MCP config \`env\` block${settings.file ? ` or ${settings.file}` : ""}) and start again.`,
+      );
     throw err;
   }
   for (const s of secretsOf(config)) registerSecret(s);
   const logger = createLogger(config.logLevel);
+  for (const n of settings.notices) logger[n.level](n.message);
 
   if (command === "doctor") {
     const { runDoctor } = await import("./doctor.js");
-    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s)); // allow-stdout: doctor is a CLI report
+    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s), settings.file); // allow-stdout: doctor is a CLI report
     return;
   }
-  await serve(config, logger);
+  await serve(config, logger, settings.file);
 }
 
 function parseCli(argv: string[]) {
@@ -94,7 +110,7 @@ function parseCli(argv: string[]) {
   return { values, command };
 }
 
-async function serve(config: Config, logger: Logger): Promise<void> {
+async function serve(config: Config, logger: Logger, settingsFile: string | undefined): Promise<void> {
   let sandbox: import("./sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
     const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
@@ -147,15 +163,12 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
 
   await server.connect(new StdioServerTransport());
-  const configured = [
-    config.leadping.token ? "Leadping" : undefined,
-    config.leadconnector.token ? "LeadConnector" : undefined,
-    config.twosms.accessToken || config.twosms.clientId ? "2SMS" : undefined,
-  ].filter(Boolean);
+  const routes = credentialRoutes(config);
+  const configured = routes.filter((r) => r.configured);
   logger.info(
     sandbox
       ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.url}, demo data only, nothing real is touched`
-      : `users-mcp ${VERSION} ready on stdio; providers configured: ${configured.join(", ") || "none (tools will say which variables to set)"}`,
+      : `users-mcp ${VERSION} ready on stdio; ${configured.length ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`,
   );
   if (config.placeholders.length)
     logger.warn(`ignoring placeholder values in ${config.placeholders.join(", ")}: set real values to use them`);

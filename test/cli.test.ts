@@ -1,31 +1,9 @@
-import { spawn } from "node:child_process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV_VARS } from "../src/config.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { VERSION } from "../src/version.js";
-import { SERVER, sandboxEnv, startServer } from "./harness.js";
-
-function run(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SERVER, ...args], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCli as run, sandboxEnv, startServer } from "./harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -55,7 +33,7 @@ describe("command line", () => {
     });
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr).toMatch(/LEADPING_BASE_URL must be an http\(s\) URL/);
+    expect(stderr).toMatch(/LEADPING_BASE_URL must be an https:\/\/ URL/);
     expect(stderr).toMatch(/USERS_MCP_TIMEOUT_MS must be a positive whole number/);
     expect(stderr).not.toContain("secret-canary-cfg-1");
   });

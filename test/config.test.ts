@@ -33,7 +33,7 @@ describe("configuration", () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join("\n");
-    expect(problems).toMatch(/LEADPING_BASE_URL must use http or https/);
+    expect(problems).toMatch(/LEADPING_BASE_URL must use https:\/\/, got "ftp:"/);
     expect(problems).toMatch(/USERS_MCP_TIMEOUT_MS must be a positive whole number/);
     expect(problems).toMatch(/USERS_MCP_LOG_LEVEL must be one of error, warn, info, debug/);
     expect(problems).toMatch(/USERS_MCP_READ_ONLY must be true or false/);

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { SERVER, sandboxEnv, startServer } from "./harness.js";
+import { isolatedEnv, SERVER, sandboxEnv, startServer } from "./harness.js";
 
 let sandbox: Sandbox;
 let server: Awaited<ReturnType<typeof startServer>>;
@@ -49,7 +49,7 @@ describe("the built server over stdio", () => {
   it("writes nothing but JSON-RPC on stdout", async () => {
     // A raw read of stdout, independent of the SDK's parser: every line must be a JSON-RPC 2.0 message.
     const child = spawn(process.execPath, [SERVER], {
-      env: { PATH: process.env.PATH, ...sandboxEnv(sandbox) },
+      env: { PATH: process.env.PATH, ...isolatedEnv(), ...sandboxEnv(sandbox) },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let out = "";

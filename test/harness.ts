@@ -1,4 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -103,10 +106,15 @@ export class RecordingStdioTransport implements Transport {
   constructor(
     private readonly args: string[],
     private readonly env: Record<string, string | undefined>,
+    private readonly cwd?: string,
   ) {}
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, this.args, { env: this.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, this.args, {
+      env: this.env as NodeJS.ProcessEnv,
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(this.cwd ? { cwd: this.cwd } : {}),
+    });
     this.child = child;
     child.stdout.on("data", (chunk: Buffer) => {
       this.stdout.push(chunk);
@@ -190,13 +198,31 @@ export interface StdioServer {
   close(): Promise<void>;
 }
 
+/**
+ * A private HOME and XDG directories for spawned servers, so no test reads or writes the settings,
+ * state or audit log of the machine it runs on.
+ */
+export const ISOLATED_HOME = mkdtempSync(join(tmpdir(), "users-mcp-home-"));
+export function isolatedEnv(): Record<string, string> {
+  return {
+    HOME: ISOLATED_HOME,
+    XDG_CONFIG_HOME: join(ISOLATED_HOME, ".config"),
+    XDG_STATE_HOME: join(ISOLATED_HOME, ".local", "state"),
+  };
+}
+
 /** Starts the built server the way a host does, over stdio with the SDK's client, recording every byte it writes. */
 export async function startServer(
   env: Record<string, string | undefined>,
   args: string[] = [],
   nodeArgs: string[] = [],
+  options: { cwd?: string } = {},
 ): Promise<StdioServer> {
-  const transport = new RecordingStdioTransport([...nodeArgs, SERVER, ...args], { PATH: process.env.PATH ?? "", ...env });
+  const transport = new RecordingStdioTransport(
+    [...nodeArgs, SERVER, ...args],
+    { PATH: process.env.PATH ?? "", ...isolatedEnv(), ...env },
+    options.cwd,
+  );
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(transport);
   return {
@@ -210,4 +236,28 @@ export async function startServer(
       expect(transport.stdoutProblems()).toEqual([]);
     },
   };
+}
+
+/** Runs the built CLI to its exit (no stdin), with an isolated HOME, and returns what it printed. */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SERVER, ...args], {
+      env: { PATH: process.env.PATH, ...isolatedEnv(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { SERVER, sandboxEnv, startHarness, startServer, until } from "./harness.js";
+import { isolatedEnv, SERVER, sandboxEnv, startHarness, startServer, until } from "./harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -66,7 +66,7 @@ describe("cancellation over stdio", () => {
 describe("process lifecycle", () => {
   it("exits 0 within 2 s of stdin closing", async () => {
     const child = spawn(process.execPath, [SERVER], {
-      env: { PATH: process.env.PATH, ...sandboxEnv(sandbox) },
+      env: { PATH: process.env.PATH, ...isolatedEnv(), ...sandboxEnv(sandbox) },
       stdio: ["pipe", "pipe", "pipe"],
     });
     child.stdin.write(`${JSON.stringify(initialize)}\n`);
@@ -82,7 +82,7 @@ describe("process lifecycle", () => {
     sandbox.reset();
     sandbox.fault({ provider: "leadping", kind: "hang" });
     const child = spawn(process.execPath, [SERVER], {
-      env: { PATH: process.env.PATH, ...sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "20000" }) },
+      env: { PATH: process.env.PATH, ...isolatedEnv(), ...sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "20000" }) },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let out = "";

@@ -538,6 +538,17 @@ export class HttpClient {
     requestId: string | undefined,
   ): UpstreamError {
     const details = extractErrorDetails(text);
+    if (status >= 300 && status < 400) {
+      // Redirects are never followed: the credential goes only to the configured origin.
+      let to = "no Location given";
+      try {
+        const location = headerValue(headers, "location");
+        if (location) to = `to ${new URL(location, `${this.origin}/`).origin}`;
+      } catch {
+        to = "to an unparseable Location";
+      }
+      details.messages = [`redirect ${to}, not followed: credentials are sent only to ${this.origin}`];
+    }
     const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"));
     const code: UpstreamErrorCode =
       status === 401
