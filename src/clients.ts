@@ -1,4 +1,4 @@
-import { UpstreamError } from "./client/http.js";
+import { UpstreamError } from "./client/errors.js";
 import { LeadConnectorClient } from "./client/leadconnector.js";
 import { LeadpingClient } from "./client/leadping.js";
 import { TwoSmsClient } from "./client/twosms.js";

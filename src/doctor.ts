@@ -1,4 +1,5 @@
-import { createCallContext, UpstreamError } from "./client/http.js";
+import { createCallContext } from "./client/call-context.js";
+import { UpstreamError } from "./client/errors.js";
 import { createClients } from "./clients.js";
 import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "./config.js";
 import { describeError } from "./errors.js";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/http.js";
+import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/errors.js";
 import type { Config } from "./config.js";
 import type { ToolDefinition } from "./tools/define.js";
 

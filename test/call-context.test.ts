@@ -4,7 +4,7 @@
  * cancellation, its own server's shutdown, and nothing after it has ended.
  */
 import { describe, expect, it } from "vitest";
-import { createCallContext } from "../src/client/http.js";
+import { createCallContext } from "../src/client/call-context.js";
 
 const abortedAt = (signal: AbortSignal, started: number) =>
   new Promise<number>((resolve) => signal.addEventListener("abort", () => resolve(Date.now() - started), { once: true }));

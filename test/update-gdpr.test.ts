@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createCallContext } from "../src/client/http.js";
+import { createCallContext } from "../src/client/call-context.js";
 import { TwoSmsClient } from "../src/client/twosms.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { type Harness, SANDBOX_CREDENTIALS, startHarness } from "./harness.js";

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { type CallContext, HttpClient, pathSegment } from "./http.js";
+import type { CallContext } from "./call-context.js";
+import { pathSegment } from "./errors.js";
+import { HttpClient } from "./http.js";
 
 export type LcRoles = z.infer<typeof LcRoles>;
 export const LcRoles = z.looseObject({

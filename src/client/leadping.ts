@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { type CallContext, HttpClient } from "./http.js";
+import type { CallContext } from "./call-context.js";
+import { HttpClient } from "./http.js";
 
 // Every known field is optional and nullable and unknown fields are kept: the vendor's
 // contract has drifted across three published shapes (see the README), and a read-modify-write

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { registerSecret } from "../redact.js";
-import { type CallContext, createCallContext, HttpClient, pathSegment, type RequestSpec, raceAbort, UpstreamError } from "./http.js";
+import { type CallContext, createCallContext, raceAbort } from "./call-context.js";
+import { pathSegment, UpstreamError } from "./errors.js";
+import { HttpClient, type RequestSpec } from "./http.js";
 
 /** A 2SMS user, PascalCase as on the wire. */
 export type TwoSmsUser = z.infer<typeof TwoSmsUser>;

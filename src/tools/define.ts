@@ -1,7 +1,8 @@
 import { z } from "zod";
-import type { CallContext, Provider, UpstreamErrorCode } from "../client/http.js";
+import type { CallContext } from "../client/call-context.js";
+import type { Provider, UpstreamErrorCode } from "../client/errors.js";
 
-import { InputError } from "../client/http.js";
+import { InputError } from "../client/errors.js";
 
 export { InputError };
 
