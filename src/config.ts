@@ -1,3 +1,5 @@
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 
 /**
@@ -25,11 +27,19 @@ export interface Config {
   };
   /** Variables that hold an unfilled placeholder such as `<your token>`: treated as unset. */
   placeholders: string[];
+  /** Whether a person confirms sensitive writes (MCP elicitation), and how long they have to answer. */
+  confirm: { mode: ConfirmMode; timeoutMs: number };
+  /** The audit log's path; undefined when USERS_MCP_AUDIT_LOG=off. */
+  auditLog: string | undefined;
+  /** Key for signing preview tokens, shared by processes that must accept each other's; else a random one. */
+  previewKey: string | undefined;
   /** Where each variable that is set came from: "environment" or an env file's path (unset ones are defaults). */
   sources: Record<string, string>;
 }
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+export const CONFIRM_MODES = ["off", "ask", "require"] as const;
+export type ConfirmMode = (typeof CONFIRM_MODES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
@@ -56,6 +66,14 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "USERS_MCP_READ_ONLY", meaning: "true to expose only read tools (default false)" },
   { name: "USERS_MCP_TOOLS", meaning: "comma-separated allowlist of tool names (default: all)" },
   { name: "USERS_MCP_SANDBOX", meaning: "1 to run against the built-in sandbox instead of the real APIs" },
+  { name: "USERS_MCP_CONFIRM", meaning: "off | ask | require: a person confirms sensitive writes through the host (default ask)" },
+  { name: "USERS_MCP_CONFIRM_TIMEOUT_MS", meaning: "how long a person has to answer a confirmation, in ms (default 120000)" },
+  { name: "USERS_MCP_AUDIT_LOG", meaning: "audit log path, or off (default ~/.local/state/users-mcp/audit.jsonl)" },
+  {
+    name: "USERS_MCP_PREVIEW_KEY",
+    meaning: "key (32+ characters) signing preview tokens, when several processes share them",
+    secret: true,
+  },
   { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --env-file; default ~/.config/users-mcp/.env)" },
 ];
 
@@ -101,6 +119,25 @@ function httpUrl(name: string, fallback: string) {
     .transform((value) => value.replace(/\/+$/, ""));
 }
 
+function milliseconds(name: string, fallback: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return fallback;
+      const n = Number(value.trim());
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a positive whole number of milliseconds, got "${value}"` });
+        return z.NEVER;
+      }
+      if (n > max) {
+        ctx.addIssue({ code: "custom", message: `${name} must be at most ${max} (${max / 60_000} minutes), got ${n}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 function flag(name: string) {
   return z
     .string()
@@ -132,22 +169,7 @@ const EnvSchema = z.object({
   TWOSMS_CLIENT_ID: z.string().optional(),
   TWOSMS_CLIENT_SECRET: optionalSecret,
   TWOSMS_ACCESS_TOKEN: optionalSecret,
-  USERS_MCP_TIMEOUT_MS: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return 15_000;
-      const n = Number(value.trim());
-      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
-        ctx.addIssue({ code: "custom", message: `USERS_MCP_TIMEOUT_MS must be a positive whole number of milliseconds, got "${value}"` });
-        return z.NEVER;
-      }
-      if (n > 600_000) {
-        ctx.addIssue({ code: "custom", message: `USERS_MCP_TIMEOUT_MS must be at most 600000 (10 minutes), got ${n}` });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  USERS_MCP_TIMEOUT_MS: milliseconds("USERS_MCP_TIMEOUT_MS", 15_000, 600_000),
   USERS_MCP_LOG_LEVEL: z
     .string()
     .optional()
@@ -162,6 +184,24 @@ const EnvSchema = z.object({
   USERS_MCP_READ_ONLY: flag("USERS_MCP_READ_ONLY"),
   USERS_MCP_SANDBOX: flag("USERS_MCP_SANDBOX"),
   USERS_MCP_TOOLS: z.string().optional(),
+  USERS_MCP_CONFIRM: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return "ask" as ConfirmMode;
+      const v = value.trim().toLowerCase();
+      if ((CONFIRM_MODES as readonly string[]).includes(v)) return v as ConfirmMode;
+      ctx.addIssue({ code: "custom", message: `USERS_MCP_CONFIRM must be one of ${CONFIRM_MODES.join(", ")}, got "${value}"` });
+      return z.NEVER;
+    }),
+  USERS_MCP_CONFIRM_TIMEOUT_MS: milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
+  USERS_MCP_AUDIT_LOG: z.string().optional(),
+  USERS_MCP_PREVIEW_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 32, {
+      message: "USERS_MCP_PREVIEW_KEY must be at least 32 characters (for example: openssl rand -hex 32)",
+    }),
 });
 
 export interface ConfigOverrides {
@@ -233,9 +273,26 @@ export function loadConfig(
       clientSecret: e.TWOSMS_CLIENT_SECRET,
       accessToken: e.TWOSMS_ACCESS_TOKEN,
     },
+    confirm: { mode: e.USERS_MCP_CONFIRM, timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS },
+    auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env),
+    previewKey: e.USERS_MCP_PREVIEW_KEY,
     placeholders,
     sources: Object.fromEntries(Object.keys(cleaned).map((name) => [name, sources[name] ?? "environment"])),
   };
+}
+
+/**
+ * The audit log: USERS_MCP_AUDIT_LOG (a path, or off), else $XDG_STATE_HOME/users-mcp/audit.jsonl,
+ * else ~/.local/state/users-mcp/audit.jsonl.
+ */
+export function auditLogPath(value: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  if (value !== undefined) {
+    if (["off", "false", "0", "no", "none"].includes(value.trim().toLowerCase())) return undefined;
+    return resolve(value);
+  }
+  const state = env.XDG_STATE_HOME?.trim();
+  const base = state && isAbsolute(state) ? state : join(env.HOME?.trim() || homedir(), ".local", "state");
+  return join(base, "users-mcp", "audit.jsonl");
 }
 
 /** Where a setting's value came from, for people: "environment", "file PATH", or "default". */
@@ -246,9 +303,13 @@ export function sourceOf(config: Pick<Config, "sources">, name: string): string 
 
 /** The secret values in force, so that every output path can scrub them. */
 export function secretsOf(config: Config): string[] {
-  return [config.leadping.token, config.leadconnector.token, config.twosms.clientSecret, config.twosms.accessToken].filter(
-    (s): s is string => typeof s === "string" && s.length >= 4,
-  );
+  return [
+    config.leadping.token,
+    config.leadconnector.token,
+    config.twosms.clientSecret,
+    config.twosms.accessToken,
+    config.previewKey,
+  ].filter((s): s is string => typeof s === "string" && s.length >= 4);
 }
 
 /** Per provider: whether it has credentials, where they are sent, and where those settings came from. */

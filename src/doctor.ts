@@ -64,6 +64,7 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
     ]);
     write(renderTable(rows, config));
     write(renderSettings(config, settingsFile));
+    const auditBroken = await renderWritePath(config, write);
     const failed = rows.filter((r) => r.configured && (!r.reachable || !r.authenticated));
     const none = rows.every((r) => !r.configured);
     if (none) write("\nNo provider is configured: set the variables above, or try `users-mcp --sandbox`.\n");
@@ -73,7 +74,7 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
           ? `\n${failed.length} configured provider(s) failing.\n`
           : "\nAll configured providers are reachable and accept their credentials.\n",
       );
-    return failed.length ? 1 : 0;
+    return failed.length || auditBroken ? 1 : 0;
   } finally {
     await clients.close();
     await sandbox?.close();
@@ -142,4 +143,23 @@ function renderSettings(config: Config, settingsFile: string | undefined): strin
   const width = Math.max(...ENV_VARS.map((v) => v.name.length));
   for (const v of ENV_VARS) lines.push(`  ${v.name.padEnd(width)}  ${sourceOf(config, v.name)}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** The write path's settings, and whether the audit log can be written (a write would be refused if not). */
+async function renderWritePath(config: Config, write: (s: string) => void): Promise<boolean> {
+  let broken = false;
+  const lines = ["", `Confirmation of sensitive writes: ${config.confirm.mode} (timeout ${config.confirm.timeoutMs} ms)`];
+  if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
+  else {
+    const { auditProblem } = await import("./audit.js");
+    const problem = await auditProblem(config.auditLog);
+    broken = problem !== undefined;
+    lines.push(
+      problem
+        ? `Audit log: ${config.auditLog}: NOT writable (${problem}). Every write will be refused until this is fixed.`
+        : `Audit log: ${config.auditLog} (writable)`,
+    );
+  }
+  write(`${lines.join("\n")}\n`);
+  return broken;
 }

@@ -65,8 +65,17 @@ function seconds(ms: number): string {
   return s === 1 ? "1 second" : `${s} seconds`;
 }
 
+/**
+ * A call the server itself stopped on purpose (a conflict with a preview, a confirmation that cannot be
+ * asked, an audit log that cannot be written): its message is the whole answer for the agent.
+ */
+export class RefusalError extends Error {
+  override name = "RefusalError";
+}
+
 /** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
 export function describeError(err: unknown, tool: ToolDefinition | undefined, config: Config): string {
+  if (err instanceof RefusalError) return err.message;
   if (err instanceof InputError) {
     const name = tool ? ` for ${tool.name}` : "";
     return `Invalid arguments${name}:\n${err.issues.map((i) => `- ${i.field}: ${i.message}`).join("\n")}\nNothing was sent upstream.`;
@@ -161,7 +170,7 @@ function genericAdvice(err: UpstreamError, p: ProviderAdvice, config: Config): s
 /** Formats schema validation failures so that each names its field and says what to send instead. */
 export function describeIssues(toolName: string, schema: z.ZodType, issues: z.core.$ZodIssue[]): InputError {
   const out: Array<{ field: string; message: string }> = [];
-  for (const issue of issues.slice(0, 20)) {
+  for (const issue of flattenUnions(issues).slice(0, 20)) {
     const field = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {
       const allowed = allowedKeysAt(schema, issue.path);
@@ -178,6 +187,33 @@ export function describeIssues(toolName: string, schema: z.ZodType, issues: z.co
     out.push({ field, message });
   }
   return new InputError(out);
+}
+
+/**
+ * A union (a list field that takes an array or `{ add, remove }`) fails with one issue per branch. The
+ * branches whose value was of the wrong type say nothing useful; when one branch had the right type,
+ * its issues are the caller's real mistakes, at their real paths. When none did, one line says which
+ * types are accepted.
+ */
+function flattenUnions(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const out: z.core.$ZodIssue[] = [];
+  for (const issue of issues) {
+    if (issue.code !== "invalid_union" || !Array.isArray(issue.errors)) {
+      out.push(issue);
+      continue;
+    }
+    const wrongType = (branch: z.core.$ZodIssue[]) =>
+      branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].path.length === 0;
+    const fitting = issue.errors.filter((b) => !wrongType(b));
+    if (fitting.length === 1) {
+      out.push(...flattenUnions((fitting[0] as z.core.$ZodIssue[]).map((i) => ({ ...i, path: [...issue.path, ...i.path] }))));
+      continue;
+    }
+    const expected = issue.errors.flatMap((b) => (wrongType(b) ? [(b[0] as { expected?: string }).expected ?? "?"] : []));
+    const hint = expected.includes("array") && expected.includes("object") ? ' (a full list, or {"add": [...], "remove": [...]})' : "";
+    out.push({ ...issue, message: `expected ${[...new Set(expected)].join(" or ")}${hint}` });
+  }
+  return out;
 }
 
 /** An argument's place, e.g. `compliance.trustedFormCertificates[0].url`; long keys are shortened. */

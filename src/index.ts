@@ -11,6 +11,7 @@ const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping,
 Usage:
   users-mcp [options]           start the MCP server on stdio (what MCP hosts run)
   users-mcp doctor [options]    check the configuration and each configured provider, then exit
+  users-mcp audit [options]     show recent writes from the audit log (--json, --target ID, --since ISO, --limit N)
 
 Options:
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
@@ -83,6 +84,11 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   for (const n of settings.notices) logger[n.level](n.message);
 
+  if (command === "audit") {
+    const { runAuditCommand } = await import("./audit-command.js");
+    process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s)); // allow-stdout: audit is a CLI report
+    return;
+  }
   if (command === "doctor") {
     const { runDoctor } = await import("./doctor.js");
     process.exitCode = await runDoctor(config, (s) => process.stdout.write(s), settings.file); // allow-stdout: doctor is a CLI report
@@ -102,10 +108,17 @@ function parseCli(argv: string[]) {
       "read-only": { type: "boolean" },
       tools: { type: "string" },
       "env-file": { type: "string" },
+      json: { type: "boolean" },
+      target: { type: "string" },
+      since: { type: "string" },
+      limit: { type: "string" },
     },
   });
   const [command, ...extra] = positionals;
-  if (command !== undefined && command !== "doctor") throw new Error(`unknown command "${command}"`);
+  if (command !== undefined && command !== "doctor" && command !== "audit") throw new Error(`unknown command "${command}"`);
+  if (command !== "audit")
+    for (const f of ["json", "target", "since", "limit"] as const)
+      if (values[f] !== undefined) throw new Error(`--${f} goes with the audit command`);
   if (extra.length) throw new Error(`unexpected argument "${extra[0]}"`);
   return { values, command };
 }

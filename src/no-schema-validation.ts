@@ -1,15 +1,39 @@
 import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 
 /**
- * The SDK's Server validates elicitation replies against JSON Schema, with Ajv by default. users-mcp
- * never sends elicitation requests, so it passes this instead, and the bundle replaces the SDK's Ajv
- * provider with this module (see rolldown.config.mjs): Ajv, its formats and URI parser are not loaded.
+ * The SDK's Server loads Ajv (with its formats and URI parser) at start-up to validate elicitation
+ * answers. That costs cold start for something only a write that needs a person's confirmation uses,
+ * so the bundle replaces the SDK's static Ajv import with this module (see rolldown.config.mjs), and
+ * the server passes a LazyJsonSchemaValidator, which loads the real Ajv provider when the first
+ * elicitation is about to be sent.
  */
 export class NoJsonSchemaValidation implements jsonSchemaValidator {
   getValidator<T>(_schema: JsonSchemaType): JsonSchemaValidator<T> {
-    throw new Error("users-mcp does not validate JSON Schema at run time: it never sends elicitation requests");
+    throw new Error("users-mcp validates JSON Schema only through LazyJsonSchemaValidator");
   }
 }
 
-/** The name the SDK imports, for the bundle's replacement of its Ajv provider. */
+/** The name the SDK imports, for the bundle's replacement of its static Ajv import. */
 export { NoJsonSchemaValidation as AjvJsonSchemaValidator };
+
+/** The SDK's Ajv validator, loaded on demand: call `load()` before sending an elicitation. */
+export class LazyJsonSchemaValidator implements jsonSchemaValidator {
+  private real: jsonSchemaValidator | undefined;
+  private loading: Promise<void> | undefined;
+
+  load(): Promise<void> {
+    this.loading ??= import("@modelcontextprotocol/sdk/validation/ajv").then(({ AjvJsonSchemaValidator }) => {
+      this.real = new AjvJsonSchemaValidator();
+    });
+    return this.loading;
+  }
+
+  get loaded(): boolean {
+    return this.real !== undefined;
+  }
+
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    if (!this.real) throw new Error("the JSON Schema validator is not loaded yet: call load() before eliciting");
+    return this.real.getValidator<T>(schema);
+  }
+}

@@ -1,18 +1,30 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type RequestId,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { parsesAsIs } from "./as-is.js";
+import { AuditLog, type Confirmation } from "./audit.js";
+import type { CallContext } from "./client/call-context.js";
 import { createCallContext } from "./client/call-context.js";
 import { InputError, UpstreamError } from "./client/errors.js";
 import type { Clients } from "./clients.js";
 import type { Config } from "./config.js";
 import { describeError, describeIssues, formatPath } from "./errors.js";
 import type { Logger } from "./log.js";
-import { NoJsonSchemaValidation } from "./no-schema-validation.js";
+import { LazyJsonSchemaValidator } from "./no-schema-validation.js";
 import { cleanOutput, redact, stripInvisible } from "./redact.js";
 import { selectToolNames } from "./tools/catalog.js";
 import type { ToolDefinition } from "./tools/define.js";
 import { VERSION } from "./version.js";
+import type { Person, WriteServices } from "./writes/pipeline.js";
+import { PreviewTokens } from "./writes/preview.js";
 
 /** Arguments larger than this (as JSON) are refused before validation: no tool needs more. */
 export const MAX_ARGUMENT_BYTES = 256 * 1024;
@@ -112,10 +124,21 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
     return catalog;
   };
 
+  // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
+  const validator = new LazyJsonSchemaValidator();
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: new NoJsonSchemaValidation() },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: validator },
   );
+  const previews = new PreviewTokens(config.previewKey);
+  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  server.onclose = () => void audit?.close();
+  const writeServices = (requestId: RequestId): WriteServices => ({
+    audit,
+    previews,
+    person: personFor(server, requestId, config, validator),
+    client: server.getClientVersion(),
+  });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await load()).listing }));
 
@@ -145,7 +168,10 @@ export function createServer({ config, clients, logger, shutdown }: ServerDeps):
         if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
         input = parsed.data;
       }
-      const output = cleanOutput(await tool.handler(input, ctx, { config, clients, logger }));
+      const deps = tool.annotations.readOnlyHint
+        ? { config, clients, logger }
+        : { config, clients, logger, writes: writeServices(extra.requestId) };
+      const output = cleanOutput(await tool.handler(input, ctx, deps));
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];
       if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
@@ -206,4 +232,45 @@ function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, a
     return `Tool ${name} is disabled on this server by ${why}. Available tools: ${available}. Ask the person who configured the server to enable it.`;
   }
   return `Unknown tool ${JSON.stringify(stripInvisible(name).slice(0, 100))}. Available tools: ${available}.`;
+}
+
+/** The form a confirmation asks for: one yes/no, pre-set to yes, so that "Accept" applies the change. */
+const CONFIRM_SCHEMA = {
+  type: "object" as const,
+  properties: {
+    confirm: {
+      type: "boolean" as const,
+      title: "Apply this change",
+      description: "Accept to apply the change described above; decline to leave the record as it is.",
+      default: true,
+    },
+  },
+};
+
+/**
+ * The person behind the host, asked through MCP elicitation (form mode). The question goes out as part
+ * of the tool call it belongs to. Only an explicit accept counts as yes: a decline, a dismissal, no
+ * answer in time, or an answer that does not fit the form leaves the record alone.
+ */
+function personFor(server: Server, requestId: RequestId, config: Config, validator: LazyJsonSchemaValidator): Person {
+  // The SDK reads a bare `elicitation: {}` (hosts before form/url modes) as form support.
+  const canAsk = Boolean(server.getClientCapabilities()?.elicitation?.form);
+  return {
+    canAsk,
+    async ask(message: string, ctx: CallContext): Promise<Confirmation> {
+      try {
+        await validator.load();
+        const answer = await server.elicitInput(
+          { mode: "form", message, requestedSchema: CONFIRM_SCHEMA },
+          { relatedRequestId: requestId, signal: ctx.signal, timeout: config.confirm.timeoutMs },
+        );
+        if (answer.action === "accept") return answer.content?.confirm === false ? "declined" : "accepted";
+        return answer.action === "decline" ? "declined" : "cancelled";
+      } catch (err) {
+        if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return "timeout";
+        if (ctx.signal.aborted) return "cancelled";
+        return "declined"; // an answer that does not fit the form is no yes
+      }
+    },
+  };
 }

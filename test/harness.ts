@@ -29,6 +29,8 @@ export function sandboxEnv(sandbox: Sandbox, extra: Record<string, string | unde
     TWOSMS_CLIENT_ID: SANDBOX_CREDENTIALS.twosmsClientId,
     TWOSMS_CLIENT_SECRET: SANDBOX_CREDENTIALS.twosmsClientSecret,
     USERS_MCP_TIMEOUT_MS: "3000",
+    // Every test's writes are recorded away from the machine's own audit log.
+    USERS_MCP_AUDIT_LOG: join(ISOLATED_HOME, "audit.jsonl"),
     ...extra,
   };
 }

@@ -90,8 +90,17 @@ describe("update_compliance", () => {
     const result = await h.call("update_compliance", { compliance: { acceptedSms: false }, source: "support chat" });
     expect(result.isError).toBeFalsy();
     const out = result.structuredContent as Record<string, unknown>;
-    expect(out).toMatchObject({ applied: true, dryRun: false, changed: [{ field: "acceptedSms", before: true, after: false }] });
-    expect(out.warnings).toEqual(["This withdraws consent: acceptedSms goes from true to false."]);
+    expect(out).toMatchObject({
+      applied: true,
+      dryRun: false,
+      changed: [{ field: "acceptedSms", before: true, after: false }],
+      // A withdrawal is sensitive; this test client declares no elicitation, so nobody could be asked.
+      confirmation: "unavailable",
+    });
+    expect(out.warnings).toEqual([
+      "This withdraws consent: acceptedSms goes from true to false.",
+      "No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).",
+    ]);
 
     const [get, put, ...rest] = h.sandbox.requestsTo("leadping");
     expect(rest).toHaveLength(0);
@@ -148,7 +157,10 @@ describe("update_compliance", () => {
   });
 
   it.each([
-    [{ compliance: { licensedStates: ["CA", "ZZ", "qq"] } }, /compliance\.licensedStates: unknown US state or territory codes: ZZ, QQ/],
+    [
+      { compliance: { licensedStates: ["CA", "ZZ", "qq"] } },
+      /compliance\.licensedStates\[1\]: not a US state or territory code[\s\S]*compliance\.licensedStates\[2\]: not a US state/,
+    ],
     [
       { compliance: { trustedFormCertificates: [{ url: "https://evil.example.com/cert/1" }] } },
       /compliance\.trustedFormCertificates\[0\]\.url: must be a TrustedForm certificate URL/,

@@ -11,8 +11,15 @@ export interface CallContext {
   cancelled(): boolean;
   /** Requests that were retried during this call, for the tool to report. */
   retries: Array<{ method: string; path: string; reason: string }>;
+  /** The upstream's request id of the last response this call received, when it sent one. */
+  requestId: string | undefined;
   /** Takes the call off the deadline and shutdown watch; call it when the call has ended. */
   dispose(): void;
+  /**
+   * Stops the deadline clock (while a person is asked to confirm: their time is not the upstream's)
+   * and returns the function that restarts it with the time that was left. Cancellation still applies.
+   */
+  pauseDeadline(): () => void;
 }
 
 /**
@@ -23,8 +30,9 @@ export interface CallContext {
  */
 class Call implements CallContext {
   readonly signal: AbortSignal;
-  readonly deadline: number;
+  deadline: number;
   readonly retries: CallContext["retries"] = [];
+  requestId: string | undefined = undefined;
   /** Links in the list of live calls. */
   prev: Call | undefined;
   next: Call | undefined;
@@ -65,6 +73,18 @@ class Call implements CallContext {
 
   expire(): void {
     this.abort(new DOMException("The call's deadline passed", "TimeoutError"));
+  }
+
+  pauseDeadline(): () => void {
+    if (!this.live || this.deadline === Number.POSITIVE_INFINITY) return () => {};
+    const left = Math.max(0, this.deadline - Date.now());
+    // Still listed, so a shutdown reaches it; an infinite deadline is never swept.
+    this.deadline = Number.POSITIVE_INFINITY;
+    return () => {
+      if (!this.live) return;
+      this.deadline = Date.now() + left;
+      if (this.deadline < armedFor) arm(this.deadline);
+    };
   }
 
   dispose(): void {

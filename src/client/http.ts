@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Agent } from "undici";
 import type { z } from "zod";
@@ -5,6 +6,15 @@ import { parsesAsIs } from "../as-is.js";
 import { USER_AGENT } from "../version.js";
 import { type CallContext, raceAbort } from "./call-context.js";
 import { type Provider, type RateLimitInfo, UpstreamError, type UpstreamErrorCode } from "./errors.js";
+
+/**
+ * A short, stable name for the account a credential acts for at one upstream: the same credential and
+ * base URL give the same key, and the key reveals nothing of the credential. Writes queue per record
+ * under it, and preview tokens are bound to it.
+ */
+export function accountKey(baseUrl: string, credential: string): string {
+  return createHash("sha256").update(`${baseUrl}\n${credential}`).digest("base64url").slice(0, 16);
+}
 
 export type RetryPolicy =
   /** GET/PUT: retry 429, 502, 503, 504 and connection failures. */
@@ -185,6 +195,7 @@ export class HttpClient {
     );
 
     const requestId = headerValue(res.headers, "x-request-id") ?? headerValue(res.headers, "request-id");
+    if (requestId !== undefined) ctx.requestId = requestId;
     const text = await this.readBody(res.body, res.headers, spec);
 
     if (res.statusCode < 200 || res.statusCode >= 300) {

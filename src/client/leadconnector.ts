@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CallContext } from "./call-context.js";
 import { pathSegment } from "./errors.js";
-import { HttpClient } from "./http.js";
+import { accountKey, HttpClient } from "./http.js";
 
 export type LcRoles = z.infer<typeof LcRoles>;
 export const LcRoles = z.looseObject({
@@ -68,6 +68,8 @@ export interface LeadConnectorClientOptions {
  */
 export class LeadConnectorClient {
   readonly http: HttpClient;
+  /** The token's account, as a hash (see accountKey). */
+  readonly account: string;
   private readonly auth: Record<string, string>;
 
   constructor(options: LeadConnectorClientOptions) {
@@ -78,6 +80,7 @@ export class LeadConnectorClient {
       headers: { version: options.apiVersion },
     });
     this.auth = { authorization: `Bearer ${options.token}` };
+    this.account = accountKey(options.baseUrl, options.token);
   }
 
   /** `GET /users/{userId}` (scope users.readonly) */

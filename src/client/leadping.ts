@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { CallContext } from "./call-context.js";
-import { HttpClient } from "./http.js";
+import { accountKey, HttpClient } from "./http.js";
 
 // Every known field is optional and nullable and unknown fields are kept: the vendor's
 // contract has drifted across three published shapes (see the README), and a read-modify-write
@@ -74,6 +74,8 @@ export interface LeadpingClientOptions {
  */
 export class LeadpingClient {
   readonly http: HttpClient;
+  /** The token's account, as a hash (see accountKey). */
+  readonly account: string;
   private readonly auth: Record<string, string>;
 
   constructor(options: LeadpingClientOptions) {
@@ -83,6 +85,7 @@ export class LeadpingClient {
       backoffBaseMs: options.backoffBaseMs,
     });
     this.auth = { authorization: `Bearer ${options.token}` };
+    this.account = accountKey(options.baseUrl, options.token);
   }
 
   /** The user the token belongs to. `GET /users/me` */

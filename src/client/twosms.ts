@@ -2,7 +2,7 @@ import { z } from "zod";
 import { registerSecret } from "../redact.js";
 import { type CallContext, createCallContext, raceAbort } from "./call-context.js";
 import { pathSegment, UpstreamError } from "./errors.js";
-import { HttpClient, type RequestSpec } from "./http.js";
+import { accountKey, HttpClient, type RequestSpec } from "./http.js";
 
 /** A 2SMS user, PascalCase as on the wire. */
 export type TwoSmsUser = z.infer<typeof TwoSmsUser>;
@@ -84,6 +84,8 @@ export interface TwoSmsResult {
  */
 export class TwoSmsClient {
   readonly http: HttpClient;
+  /** The credentials' account, as a hash (see accountKey): the client id, else the access token. */
+  readonly account: string;
   private readonly options: TwoSmsClientOptions;
   private token: { value: string; expiresAt: number } | undefined;
   private pending: Promise<string> | undefined;
@@ -92,6 +94,7 @@ export class TwoSmsClient {
 
   constructor(options: TwoSmsClientOptions) {
     this.options = options;
+    this.account = accountKey(options.baseUrl, options.clientId ?? options.accessToken ?? "");
     this.http = new HttpClient({ provider: "twosms", baseUrl: options.baseUrl, backoffBaseMs: options.backoffBaseMs });
     if (options.accessToken) this.token = { value: options.accessToken, expiresAt: Number.POSITIVE_INFINITY };
   }

@@ -225,9 +225,12 @@ function applyFault(f: Fault, _req: IncomingMessage, res: ServerResponse): boole
   }
 }
 
+let requestCounter = 0;
+
 function send(res: ServerResponse, out: HandlerResponse) {
   if (res.destroyed) return;
-  const headers: Record<string, string> = { ...out.headers };
+  // The real upstreams tag responses with a request id; the audit log records it.
+  const headers: Record<string, string> = { "x-request-id": `sbx-${(++requestCounter).toString(36)}`, ...out.headers };
   let payload = "";
   if (out.body !== undefined) {
     payload = typeof out.body === "string" ? out.body : JSON.stringify(out.body);

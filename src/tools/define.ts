@@ -10,11 +10,14 @@ import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { hasHiddenCharacters, registerSecret } from "../redact.js";
+import type { WriteServices } from "../writes/pipeline.js";
 
 export interface ToolDeps {
   config: Config;
   clients: Clients;
   logger: Logger;
+  /** The write path's services (audit log, preview tokens, the person to ask); given to write tools. */
+  writes?: WriteServices;
 }
 
 export interface ToolAnnotations {
@@ -105,11 +108,6 @@ export const writeResultFields = {
   retries: z.array(z.string()).optional().describe("Requests that were retried during this call, and why"),
 };
 
-/** Describes the retries a call made, for the result (absent when there were none). */
-export function retryNotes(ctx: CallContext): string[] | undefined {
-  return ctx.retries.length ? ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`) : undefined;
-}
-
 /**
  * Passwords and PINs travel through the model's context: they are registered for redaction at once,
  * and refused unless the operator opted in. `where` says where else the person can change them.
@@ -123,33 +121,4 @@ export function guardCredentials(config: Pick<Config, "allowCredentialChanges">,
       message: `credential changes are disabled on this server. Set USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true in its environment to allow them, or change it in ${where}`,
     })),
   );
-}
-
-type WriteOutcome = Pick<
-  z.infer<z.ZodObject<typeof writeResultFields>>,
-  "applied" | "dryRun" | "changed" | "message" | "warnings" | "retries"
->;
-
-/**
- * The result fields of a write tool that stops before writing: nothing would change, or a dry run.
- * Undefined when the write should go ahead. `what` names the record ("the user").
- */
-export function notWritten(changed: Change[], dryRun: boolean, what: string, warnings: string[] = []): WriteOutcome | undefined {
-  if (changed.length === 0) {
-    return { applied: false, dryRun, changed, message: `Nothing to change: ${what} already has these values. Nothing was written.` };
-  }
-  if (!dryRun) return undefined;
-  return {
-    applied: false,
-    dryRun: true,
-    changed,
-    message: `Dry run: ${changed.length} field(s) would change (${changed.map((c) => c.field).join(", ")}). Nothing was written.`,
-    ...(warnings.length ? { warnings } : {}),
-  };
-}
-
-/** The result fields of a write that happened, with the call's retries. */
-export function written(ctx: CallContext, changed: Change[], message: string, warnings: string[] = []): WriteOutcome {
-  const retries = retryNotes(ctx);
-  return { applied: true, dryRun: false, changed, message, ...(warnings.length ? { warnings } : {}), ...(retries ? { retries } : {}) };
 }

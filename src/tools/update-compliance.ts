@@ -1,21 +1,32 @@
 import { z } from "zod";
-import { type TrustedFormCertificate, UserCompliance } from "../client/leadping.js";
-import { canonical, defineTool, diff, notWritten, plainText, writeResultFields, written } from "./define.js";
+import { type LeadpingUser, type TrustedFormCertificate, UserCompliance } from "../client/leadping.js";
+import { applyListEdit, type ListEdit, listField } from "../writes/lists.js";
+import { defineWriteTool } from "../writes/pipeline.js";
+import { diff, plainText } from "./define.js";
 import { US_STATE_CODES } from "./us-states.js";
 
 const certificate = z.strictObject({
   url: z
     .string()
     .max(2048)
-    .describe("The certificate URL, https://cert.trustedform.com/<certificate id>. Leadping refuses any other host.")
+    .describe("https://cert.trustedform.com/<certificate id>; Leadping refuses any other host")
     .superRefine((url, ctx) => {
       if (!trustedFormId(url))
         ctx.addIssue({ code: "custom", message: "must be a TrustedForm certificate URL: https://cert.trustedform.com/<id>" });
     }),
-  id: plainText(255).optional().describe("Certificate id; omit it to use the id at the end of the URL"),
-  source: plainText(200).optional().describe("Where the consent was captured (free text, e.g. a form or site name)"),
-  createdAt: z.iso.datetime({ offset: true }).optional().describe("When the certificate was issued, ISO 8601 date-time"),
+  id: plainText(255).optional().describe("Certificate id; omit to use the id at the end of the URL"),
+  source: plainText(200).optional().describe("Where the consent was captured (free text)"),
+  createdAt: z.iso.datetime({ offset: true }).optional().describe("When the certificate was issued, ISO 8601"),
 });
+type CertificateInput = z.output<typeof certificate>;
+
+const stateCode = z
+  .string()
+  .max(20)
+  .transform((c) => c.trim().toUpperCase())
+  .refine((c) => US_STATE_CODES.has(c), { message: "not a US state or territory code: use two-letter USPS codes such as CA, NY, DC, PR" });
+
+const LIST_HELP = 'An array REPLACES the stored list; { "add": [...], "remove": [...] } edits it as stored.';
 
 const complianceInput = z
   .strictObject({
@@ -24,93 +35,100 @@ const complianceInput = z
     acceptedSms: z.boolean().optional().describe("Consents to SMS messaging. false withdraws SMS consent"),
     acceptedBaa: z.boolean().optional().describe("Accepted the Business Associate Agreement (HIPAA)"),
     acceptedEmail: z.boolean().optional().describe("Consents to email messaging. false withdraws email consent"),
-    trustedFormCertificates: z
-      .array(certificate)
-      .max(100)
+    trustedFormCertificates: listField(certificate, plainText(2048), 100)
       .optional()
-      .describe(
-        "REPLACES the whole list of TrustedForm consent certificates. To add one, pass the existing ones (from get_current_user) plus the new one; [] removes them all",
-      ),
-    licensedStates: z
-      .array(z.string().max(20))
-      .max(100)
-      .transform((codes, ctx) => {
-        const normalised = [...new Set(codes.map((c) => c.trim().toUpperCase()))];
-        const bad = normalised.filter((c) => !US_STATE_CODES.has(c));
-        if (bad.length) {
-          ctx.addIssue({
-            code: "custom",
-            message: `unknown US state or territory codes: ${bad.join(", ")}. Use two-letter USPS codes such as CA, NY, DC, PR`,
-          });
-          return z.NEVER;
-        }
-        return normalised;
-      })
+      .describe(`TrustedForm consent certificates. ${LIST_HELP} remove takes certificate urls or ids; [] removes all`),
+    licensedStates: listField(stateCode, stateCode, 100)
       .optional()
-      .describe(
-        "REPLACES the list of US states/territories the user is licensed in: two-letter codes such as CA, NY, PR (case-insensitive; duplicates dropped)",
-      ),
-    licensedProducts: z
-      .array(plainText(200))
-      .max(100)
+      .describe(`US states/territories the user is licensed in, two-letter codes (CA, NY, PR; any case). ${LIST_HELP}`),
+    licensedProducts: listField(plainText(200), plainText(200), 100)
       .optional()
-      .describe('REPLACES the list of insurance or financial products the user is licensed to sell (free text, e.g. "Medicare", "Life")'),
+      .describe(`Insurance or financial products the user may sell (free text, e.g. "Medicare"). ${LIST_HELP}`),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), { message: "give at least one compliance field to change" })
   .describe("The compliance fields to change. Omitted fields keep their current value");
 
-export const updateCompliance = defineTool({
+const LABELS = {
+  acceptedSms: "SMS consent",
+  acceptedEmail: "email consent",
+  acceptedTerms: "acceptance of the terms of service",
+  acceptedToSubscription: "acceptance of the subscription agreement",
+  acceptedBaa: "acceptance of the Business Associate Agreement",
+  trustedFormCertificates: "TrustedForm certificates",
+  licensedStates: "licensed states",
+  licensedProducts: "licensed products",
+};
+
+export const updateCompliance = defineWriteTool({
   name: "update_compliance",
   title: "Update Leadping compliance and consent",
   provider: "leadping",
   description: [
-    "Changes the compliance record of the current Leadping user (Leadping PUT /users/compliance): consent flags",
-    "(terms, subscription, SMS, BAA, email), TrustedForm consent certificates, licensed states and products.",
-    "Safe merge: it reads the current record first and changes only the fields you pass; omitted fields, and",
-    "fields this server does not know, are sent back unchanged. Lists you pass replace the stored list.",
-    "Setting a consent flag to false withdraws that consent. Use dryRun: true to preview the change without",
-    "writing. The result lists every changed field with its value before and after. Read the current state",
-    "with get_current_user.",
+    "Changes the compliance record of the current Leadping user (PUT /users/compliance): consent flags",
+    "(terms, subscription, SMS, BAA, email), TrustedForm certificates, licensed states and products.",
+    "Reads the record first and changes only the fields you pass; everything else is sent back unchanged.",
+    'Lists take a full array (replaces) or {"add", "remove"} (edits). false withdraws a consent. dryRun: true',
+    "previews and returns a previewToken. Withdrawals and removals may ask the person to confirm. Read the",
+    "current state with get_current_user.",
   ].join(" "),
   input: z.strictObject({
     compliance: complianceInput,
-    source: plainText(200)
-      .optional()
-      .describe('Free-text label recorded with the change saying where it came from (e.g. "support chat"); omit to send none'),
-    dryRun: z.boolean().default(false).describe("true: compute and return the change without writing anything"),
+    source: plainText(200).optional().describe('Free-text label recorded with the change (e.g. "support chat")'),
   }),
-  output: z.object({
-    ...writeResultFields,
-    compliance: UserCompliance.describe("The compliance record after the call (for a dry run: what would be written)"),
-  }),
+  view: { compliance: UserCompliance.describe("The compliance record after the call (dry run: what would be written)") },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-  async handler(args, ctx, { clients }) {
-    const client = clients.leadping();
-    const user = await client.getCurrentUser(ctx);
-    const current: UserCompliance = user.compliance ?? {};
-    const given: Record<string, unknown> = Object.fromEntries(Object.entries(args.compliance).filter(([, v]) => v !== undefined));
-    if (args.compliance.trustedFormCertificates) {
-      given.trustedFormCertificates = mergeCertificates(current.trustedFormCertificates ?? [], args.compliance.trustedFormCertificates);
-    }
-    // Spread keeps every field the server returned, including ones this server does not model.
-    const merged: UserCompliance = { ...current, ...given };
-    const changed = diff(current, merged, Object.keys(given));
-    const warnings = consentWarnings(changed);
-
-    const skipped = notWritten(changed, args.dryRun, "the compliance record", warnings);
-    if (skipped) return { ...skipped, compliance: changed.length ? merged : current };
-
-    const updated = await client.updateCompliance(ctx, merged, args.source ?? null);
-    const stored: UserCompliance = updated.compliance ?? merged;
-    for (const c of changed) {
-      if (canonical(stored[c.field] ?? null) !== canonical(c.after ?? null)) {
-        warnings.push(
-          `Leadping stored ${c.field} as ${JSON.stringify(stored[c.field] ?? null)}, not as sent (${JSON.stringify(c.after)}).`,
+  write: {
+    // Leadping's record is the token's own user.
+    target: (_args, { clients }) => ({ account: clients.leadping().account, id: "me" }),
+    read: (ctx, _args, { clients }) => clients.leadping().getCurrentUser(ctx),
+    plan(args, user, { clients }) {
+      const current: UserCompliance = user.compliance ?? {};
+      const c = args.compliance;
+      const given: Record<string, unknown> = {};
+      const warnings: string[] = [];
+      for (const field of ["acceptedTerms", "acceptedToSubscription", "acceptedSms", "acceptedBaa", "acceptedEmail"] as const)
+        if (c[field] !== undefined) given[field] = c[field];
+      if (c.trustedFormCertificates !== undefined) {
+        const stored = current.trustedFormCertificates ?? [];
+        const edit = c.trustedFormCertificates;
+        const r = applyListEdit<TrustedFormCertificate, string>(
+          "trustedFormCertificates",
+          stored,
+          Array.isArray(edit) ? mergeCertificates(stored, edit) : { add: mergeCertificates(stored, edit.add ?? []), remove: edit.remove },
+          (cert, ref) => cert.url === ref || cert.id === ref,
+          (cert) => String(cert.url),
         );
+        given.trustedFormCertificates = r.list;
+        warnings.push(...r.warnings);
       }
-    }
-    const message = `Updated ${changed.length} compliance field(s): ${changed.map((c) => c.field).join(", ")}.`;
-    return { ...written(ctx, changed, message, warnings), compliance: stored };
+      for (const field of ["licensedStates", "licensedProducts"] as const) {
+        const edit = c[field] as ListEdit<string, string> | undefined;
+        if (edit === undefined) continue;
+        const r = applyListEdit(field, current[field] ?? [], Array.isArray(edit) ? [...new Set(edit)] : edit, (a, b) => a === b);
+        given[field] = r.list;
+        warnings.push(...r.warnings);
+      }
+      // Spread keeps every field the server returned, including ones this server does not model.
+      const merged: UserCompliance = { ...current, ...given };
+      const changed = diff(current, merged, Object.keys(given));
+      for (const ch of changed)
+        if (Array.isArray(ch.before) && Array.isArray(ch.after) && ch.after.length < ch.before.length)
+          warnings.push(
+            `${ch.field}: ${ch.before.length - ch.after.length} entr${ch.before.length - ch.after.length === 1 ? "y" : "ies"} removed.`,
+          );
+        else if (ch.before === true && ch.after === false) warnings.push(`This withdraws consent: ${ch.field} goes from true to false.`);
+      return {
+        changed,
+        warnings,
+        seen: Object.fromEntries(Object.keys(given).map((f) => [f, current[f] ?? null])),
+        preview: { ...user, compliance: merged },
+        send: async (ctx) => ({ record: await clients.leadping().updateCompliance(ctx, merged, args.source ?? null) }),
+      };
+    },
+    subject: (u: LeadpingUser) => u.name ?? ([u.firstName, u.lastName].filter(Boolean).join(" ") || (u.email ?? "the token's user")),
+    stored: (u) => u.compliance ?? {},
+    view: (u) => ({ compliance: u.compliance ?? {} }),
+    labels: LABELS,
   },
 });
 
@@ -126,28 +144,11 @@ function trustedFormId(url: string): string | undefined {
   return id !== "" && id.length <= 255 && !id.includes("/") ? id : undefined;
 }
 
-/** Given certificates replace the list, but one already stored keeps the fields the caller did not restate. */
-function mergeCertificates(
-  stored: TrustedFormCertificate[],
-  given: Array<{ url: string; id?: string | undefined; source?: string | undefined; createdAt?: string | undefined }>,
-): TrustedFormCertificate[] {
+/** Given certificates, each completed from the stored one with the same url (fields the caller did not restate). */
+function mergeCertificates(stored: TrustedFormCertificate[], given: CertificateInput[]): TrustedFormCertificate[] {
   return given.map((g) => {
     const existing = stored.find((s) => s.url === g.url);
     const fields = Object.fromEntries(Object.entries(g).filter(([, v]) => v !== undefined));
     return { ...existing, id: g.id ?? existing?.id ?? trustedFormId(g.url), ...fields };
   });
-}
-
-function consentWarnings(changed: Array<{ field: string; before: unknown; after: unknown }>): string[] {
-  const out: string[] = [];
-  for (const c of changed) {
-    if (c.field.startsWith("accepted") && c.before === true && c.after === false)
-      out.push(`This withdraws consent: ${c.field} goes from true to false.`);
-    if (Array.isArray(c.before) && Array.isArray(c.after) && c.after.length < c.before.length) {
-      out.push(
-        `${c.field} is replaced: ${c.before.length - c.after.length} entr${c.before.length - c.after.length === 1 ? "y is" : "ies are"} removed.`,
-      );
-    }
-  }
-  return out;
 }

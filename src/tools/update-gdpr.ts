@@ -1,16 +1,7 @@
 import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
-import {
-  type Change,
-  defineTool,
-  diff,
-  guardCredentials,
-  InputError,
-  notWritten,
-  plainText,
-  writeResultFields,
-  written,
-} from "./define.js";
+import { defineWriteTool } from "../writes/pipeline.js";
+import { type Change, diff, guardCredentials, InputError, plainText } from "./define.js";
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
@@ -71,7 +62,6 @@ const input = z.strictObject({
     .max(256)
     .optional()
     .describe("New password. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed"),
-  dryRun: z.boolean().default(false).describe("true: read the user and return what would change, without writing"),
 });
 
 const UserOut = z.object({
@@ -100,7 +90,7 @@ const Gdpr = z.object({
 const readOnlyReason = (name: string) =>
   `${name} is set by 2SMS itself (read-only) and cannot be changed through this API; it is reported in the result's gdpr section.`;
 
-export const updateGdpr = defineTool({
+export const updateGdpr = defineWriteTool({
   name: "update_gdpr",
   title: "Update a 2SMS user (GDPR record)",
   provider: "twosms",
@@ -109,16 +99,16 @@ export const updateGdpr = defineTool({
     "email, enabled, language, mobile phone, time zone, username, admin flag, preferences. The endpoint replaces",
     "the whole user, so this tool reads the user first and sends the current record with only your fields",
     "changed; nothing else is blanked. The result lists each change before and after, and the GDPR state 2SMS",
-    "reports (agreement and decline dates, DPA and privacy policy versions, which are read-only). dryRun: true",
-    "previews without writing. PIN and password changes are refused unless the server allows credential changes.",
+    "reports (read-only). dryRun: true previews and returns a previewToken. Email, phone, username, admin and",
+    "disabling changes may ask the person to confirm. PIN and password changes are refused unless the server",
+    "allows credential changes. Read a user with get_gdpr_user.",
   ].join(" "),
   input,
-  output: z.object({
-    ...writeResultFields,
+  view: {
     user: UserOut.describe("The user after the call (for a dry run: as it is now); password and PIN are never included"),
     gdpr: Gdpr.describe("GDPR consent state as 2SMS reports it"),
     serverResult: z.string().optional().describe("2SMS's own result text, when it gave one"),
-  }),
+  },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   refusedFields: Object.fromEntries(
     [
@@ -132,69 +122,73 @@ export const updateGdpr = defineTool({
       ...READ_ONLY_FIELDS.map((f) => [f, f]),
     ].map(([k, name]) => [k as string, readOnlyReason(name as string)]),
   ),
-  async handler(args, ctx, { clients, config }) {
-    const { userId, dryRun, ...fields } = args;
-    const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
-    if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
-    const credentials = given.filter(([f]) => CREDENTIALS.has(WIRE[f]));
-    guardCredentials(config, credentials, "the 2SMS portal");
-
-    const client = clients.twosms();
+  write: {
+    target(args, { clients, config }) {
+      const { userId, ...fields } = args;
+      const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
+      if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
+      guardCredentials(
+        config,
+        given.filter(([f]) => CREDENTIALS.has(WIRE[f])),
+        "the 2SMS portal",
+      );
+      return { account: clients.twosms().account, id: userId };
+    },
     // If this read fails, nothing is written: the merge needs the whole current record.
-    const { user: current } = await client.getUser(ctx, userId);
+    read: async (ctx, args, { clients }) => (await clients.twosms().getUser(ctx, args.userId)).user,
+    plan(args, current, { clients }) {
+      const { userId, ...fields } = args;
+      const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
+      const credentials = given.filter(([f]) => CREDENTIALS.has(WIRE[f]));
+      const body: Record<string, unknown> = { ...current };
+      for (const f of READ_ONLY_FIELDS) delete body[f];
+      // A password or PIN read back must never be written back (it may be a hash or a mask).
+      delete body.Password;
+      delete body.Pin;
+      for (const [f, v] of given) body[WIRE[f]] = v;
 
-    const body: Record<string, unknown> = { ...current };
-    for (const f of READ_ONLY_FIELDS) delete body[f];
-    // A password or PIN read back must never be written back (it may be a hash or a mask).
-    delete body.Password;
-    delete body.Pin;
-    for (const [f, v] of given) body[WIRE[f]] = v;
-
-    const problems: Array<{ field: string; message: string }> = [];
-    for (const f of REQUIRED_FIELDS) {
-      const v = body[f];
-      if (v === undefined || v === null || v === "") {
+      const problems: Array<{ field: string; message: string }> = [];
+      for (const f of REQUIRED_FIELDS) {
+        const v = body[f];
+        if (v === undefined || v === null || v === "") {
+          problems.push({
+            field: FIELD_OF[f] ?? f,
+            message: `2SMS requires it on every update and the stored user has none; pass ${FIELD_OF[f] ?? f}`,
+          });
+        }
+      }
+      if (typeof body.MobilePhone === "string" && !MOBILE.test(body.MobilePhone) && fields.mobilePhone === undefined) {
         problems.push({
-          field: FIELD_OF[f] ?? f,
-          message: `2SMS requires it on every update and the stored user has none; pass ${FIELD_OF[f] ?? f}`,
+          field: "mobilePhone",
+          message: `the stored number ${JSON.stringify(body.MobilePhone)} does not pass 2SMS's own check, so the update would be refused; pass mobilePhone`,
         });
       }
-    }
-    if (typeof body.MobilePhone === "string" && !MOBILE.test(body.MobilePhone) && fields.mobilePhone === undefined) {
-      problems.push({
-        field: "mobilePhone",
-        message: `the stored number ${JSON.stringify(body.MobilePhone)} does not pass 2SMS's own check, so the update would be refused; pass mobilePhone`,
-      });
-    }
-    if (problems.length) throw new InputError(problems);
+      if (problems.length) throw new InputError(problems);
 
-    const wireChanges = diff(
-      current,
-      body,
-      given.map(([f]) => WIRE[f]),
-    );
-    const changed: Change[] = wireChanges.map((c) =>
-      CREDENTIALS.has(c.field)
-        ? {
-            field: FIELD_OF[c.field] ?? c.field,
-            before: "(hidden)",
-            after: c.after === null ? "(random at each login)" : "(changed; not shown)",
-          }
-        : { ...c, field: FIELD_OF[c.field] ?? c.field },
-    );
-    // A credential always counts as a change: its current value is never compared or shown.
-    for (const [f] of credentials) {
-      if (!changed.some((c) => c.field === f))
+      const plain = given.filter(([f]) => !CREDENTIALS.has(WIRE[f]));
+      const changed: Change[] = diff(
+        current,
+        body,
+        plain.map(([f]) => WIRE[f]),
+      ).map((c) => ({ ...c, field: FIELD_OF[c.field] ?? c.field }));
+      // A credential always counts as a change: its current value is never compared or shown.
+      for (const [f] of credentials)
         changed.push({ field: f, before: "(hidden)", after: fields[f] === null ? "(random at each login)" : "(changed; not shown)" });
-    }
-
-    const summary = (u: TwoSmsUser) => ({ user: userOut(u), gdpr: gdprOf(u) });
-    const skipped = notWritten(changed, dryRun, "the user");
-    if (skipped) return { ...skipped, ...summary(current) };
-
-    const { user: updated, result } = await client.updateGdpr(ctx, userId, body);
-    const message = `Updated ${changed.length} field(s) of 2SMS user ${userId}: ${changed.map((c) => c.field).join(", ")}.`;
-    return { ...written(ctx, changed, message), ...summary(updated), ...(result ? { serverResult: result } : {}) };
+      return {
+        changed,
+        warnings: [],
+        seen: Object.fromEntries(plain.map(([f]) => [f, current[WIRE[f]] ?? null])),
+        async send(ctx) {
+          const { user, result } = await clients.twosms().updateGdpr(ctx, userId, body);
+          return { record: user, ...(result ? { extra: { serverResult: result } } : {}) };
+        },
+      };
+    },
+    subject: (u: TwoSmsUser) => u.DisplayName ?? u.Username ?? u.EmailAddress ?? "this user",
+    stored: (u) => Object.fromEntries(Object.entries(WIRE).map(([f, w]) => [f, u[w] ?? null])),
+    view: (u) => ({ user: userOut(u), gdpr: gdprOf(u) }),
+    sensitiveFields: ["emailAddress", "mobilePhone", "username", "adminUser", "password", "pin"],
+    credentialFields: ["password", "pin"],
   },
 });
 

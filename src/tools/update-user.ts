@@ -1,16 +1,8 @@
 import { z } from "zod";
 import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
-import {
-  type Change,
-  canonical,
-  defineTool,
-  guardCredentials,
-  InputError,
-  notWritten,
-  plainText,
-  writeResultFields,
-  written,
-} from "./define.js";
+import { applyListEdit, type ListEdit, listField } from "../writes/lists.js";
+import { defineWriteTool } from "../writes/pipeline.js";
+import { type Change, canonical, guardCredentials, InputError, plainText } from "./define.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "./leadconnector-vocab.js";
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -18,12 +10,10 @@ const NOT_READABLE = "(not readable: LeadConnector does not return this field)";
 
 const id = plainText(100);
 const scopeList = (what: string) =>
-  z
-    .array(plainText(200))
-    .max(500)
+  listField(plainText(200), plainText(200), 500)
     .optional()
     .describe(
-      `REPLACES the user's ${what}: only the names listed stay enabled, and [] disables all of them. Names such as contacts.write, campaigns.readonly`,
+      `The user's ${what}, names such as contacts.write. An array REPLACES the stored list ([] disables all); {"add": [...], "remove": [...]} edits it`,
     );
 
 const permissions = z
@@ -63,7 +53,9 @@ const input = z.strictObject({
   type: z.enum(["account", "agency"]).optional().describe("User type: account (sub-account user) or agency"),
   role: z.enum(["admin", "user"]).optional().describe("Role: admin or user"),
   companyId: id.optional().describe("Company (agency) id; required by LeadConnector for agency-level changes"),
-  locationIds: z.array(id).max(500).optional().describe("REPLACES the sub-account (location) ids the user can access"),
+  locationIds: listField(id, id, 500)
+    .optional()
+    .describe('Sub-account (location) ids the user can access. An array REPLACES them; {"add": [...], "remove": [...]} edits them'),
   permissions,
   scopes: scopeList("enabled scopes"),
   scopesAssignedToOnly: scopeList("scopes limited to assigned data"),
@@ -79,7 +71,6 @@ const input = z.strictObject({
       'DESTRUCTIVE: REPLACES the whole map of per-location inbound Twilio numbers, location id → E.164 number. Locations you leave out lose their number; {} clears every number; "" clears that one location. Omit the field to leave numbers unchanged. The current map cannot be read back',
     ),
   platformLanguage: z.enum(PLATFORM_LANGUAGES).optional().describe("Interface language"),
-  dryRun: z.boolean().default(false).describe("true: read the user and return what would change, without writing"),
 });
 
 const UserOut = z.object({
@@ -97,7 +88,8 @@ const UserOut = z.object({
 });
 
 type Input = z.output<typeof input>;
-type Field = Exclude<keyof Input, "userId" | "dryRun">;
+type Field = Exclude<keyof Input, "userId">;
+const LIST_FIELDS = new Set<Field>(["scopes", "scopesAssignedToOnly", "locationIds"]);
 
 /** Where each field's current value lives in the user LeadConnector returns (undefined: not readable). */
 const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
@@ -117,7 +109,7 @@ const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
   platformLanguage: (u) => u.platformLanguage,
 };
 
-export const updateUser = defineTool({
+export const updateUser = defineWriteTool({
   name: "update_user",
   title: "Update a LeadConnector (HighLevel) user",
   provider: "leadconnector",
@@ -125,12 +117,13 @@ export const updateUser = defineTool({
     "Changes a LeadConnector / HighLevel user (PUT /users/{userId}): name, phone, type and role, sub-account",
     "access, permissions, scopes, profile photo, inbound Twilio numbers, interface language. Only the fields you",
     "pass are sent. It reads the user first and returns each changed field before and after; dryRun: true",
-    "previews without writing. Careful: twilioPhone, scopes, scopesAssignedToOnly and locationIds REPLACE the",
-    "stored values (read their descriptions). Email cannot be changed through this API. Passwords are refused",
-    "unless the server allows credential changes.",
+    "previews and returns a previewToken. Careful: twilioPhone, scopes, scopesAssignedToOnly and locationIds",
+    'REPLACE the stored values when given as arrays; {"add", "remove"} edits the lists instead. Role, access and',
+    "permission changes may ask the person to confirm. Email cannot be changed through this API. Passwords are",
+    "refused unless the server allows credential changes. Find users and ids with search_users; read one with get_user.",
   ].join(" "),
   input,
-  output: z.object({ ...writeResultFields, user: UserOut.describe("The user after the call (for a dry run: as it is now)") }),
+  view: { user: UserOut.describe("The user after the call (for a dry run: as it is now)") },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   refusedFields: {
     email:
@@ -140,54 +133,67 @@ export const updateUser = defineTool({
     forbidden:
       "The token in LEADCONNECTOR_TOKEN lacks the users.write scope (users.readonly is needed too, to read the user first), or the user is outside the token's sub-account or agency. Issue a token with those scopes.",
   },
-  async handler(args, ctx, { clients, config }) {
-    const { userId, dryRun, ...fields } = args;
-    const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
-    if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
-    guardCredentials(config, args.password !== undefined ? [["password", args.password]] : [], "the LeadConnector app");
-
-    const client = clients.leadconnector();
-    const current = await client.getUser(ctx, userId);
-    const changed: Change[] = [];
-    const warnings: string[] = [];
-    for (const [field, value] of given) {
-      const read = CURRENT[field];
-      if (field === "password") {
-        changed.push({ field, before: "(hidden)", after: "(changed; not shown)" });
-        continue;
+  write: {
+    target(args, { clients, config }) {
+      const { userId, ...fields } = args;
+      const given = Object.entries(fields).filter(([, v]) => v !== undefined);
+      if (given.length === 0) throw new InputError([{ field: "(arguments)", message: "give at least one field to change besides userId" }]);
+      guardCredentials(config, args.password !== undefined ? [["password", args.password]] : [], "the LeadConnector app");
+      return { account: clients.leadconnector().account, id: userId };
+    },
+    read: (ctx, args, { clients }) => clients.leadconnector().getUser(ctx, args.userId),
+    plan(args, current, { clients }) {
+      const { userId, ...fields } = args;
+      const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
+      const changed: Change[] = [];
+      const warnings: string[] = [];
+      const seen: Record<string, unknown> = {};
+      const body: Record<string, unknown> = {};
+      for (const [field, value] of given) {
+        const read = CURRENT[field];
+        if (field === "password") {
+          changed.push({ field, before: "(hidden)", after: "(changed; not shown)" });
+          body[field] = value;
+          continue;
+        }
+        let before = read ? (read(current) ?? null) : NOT_READABLE;
+        let after = value;
+        if (LIST_FIELDS.has(field)) {
+          const r = applyListEdit(field, (before as string[] | null) ?? [], value as ListEdit<string, string>, (a, b) => a === b);
+          after = r.list;
+          warnings.push(...r.warnings);
+        } else if (field === "permissions") {
+          // Only the flags given change, so compare just those.
+          const flags = Object.keys(value as object);
+          const cur = (before ?? {}) as Record<string, unknown>;
+          before = Object.fromEntries(flags.map((f) => [f, cur[f] ?? null]));
+        }
+        body[field] = after;
+        if (read) seen[field] = before;
+        if (!read || canonical(before) !== canonical(after)) changed.push({ field, before, after });
       }
-      if (!read) {
-        changed.push({ field, before: NOT_READABLE, after: value });
-        continue;
-      }
-      let before = read(current) ?? null;
-      let after = value;
-      if (field === "permissions") {
-        // Only the flags given change, so compare just those.
-        const flags = Object.keys(value as object);
-        const cur = (before ?? {}) as Record<string, unknown>;
-        before = Object.fromEntries(flags.map((f) => [f, cur[f] ?? null]));
-        after = value;
-      }
-      if (canonical(before) !== canonical(after)) changed.push({ field, before, after });
-    }
-    warnings.push(...semanticsWarnings(args));
-
-    const skipped = notWritten(changed, dryRun, "the user", warnings);
-    if (skipped) return { ...skipped, user: pick(current) };
-
-    const body = Object.fromEntries(given) as LcUpdateUserBody;
-    const updated = await client.updateUser(ctx, userId, body);
-    const passwordNote = args.password !== undefined ? " The password was changed." : "";
-    const message = `Updated ${changed.length} field(s) of user ${userId}: ${changed.map((c) => c.field).join(", ")}.${passwordNote}`;
-    return { ...written(ctx, changed, message, warnings), user: pick(updated) };
+      warnings.push(...semanticsWarnings(args, body, changed));
+      return {
+        changed,
+        warnings,
+        seen,
+        ...(args.password !== undefined ? { note: "The password was changed." } : {}),
+        send: async (ctx) => ({ record: await clients.leadconnector().updateUser(ctx, userId, body as LcUpdateUserBody) }),
+      };
+    },
+    subject: (u: LcUser) => u.name ?? ([u.firstName, u.lastName].filter(Boolean).join(" ") || (u.email ?? "this user")),
+    stored: (u) => Object.fromEntries(Object.entries(CURRENT).flatMap(([f, read]) => (read ? [[f, read(u) ?? null]] : []))),
+    view: (u) => ({ user: pick(u) }),
+    sensitiveFields: ["role", "type", "permissions", "scopes", "scopesAssignedToOnly", "locationIds", "password", "twilioPhone"],
+    credentialFields: ["password"],
   },
 });
 
-function semanticsWarnings(args: Input): string[] {
+function semanticsWarnings(args: Input, body: Record<string, unknown>, changed: Change[]): string[] {
   const out: string[] = [];
-  if (args.twilioPhone !== undefined) {
-    const n = Object.keys(args.twilioPhone).length;
+  const twilio = body.twilioPhone as Record<string, string> | undefined;
+  if (twilio !== undefined) {
+    const n = Object.keys(twilio).length;
     out.push(
       n === 0
         ? "twilioPhone is {}: every per-location inbound Twilio number is cleared."
@@ -195,25 +201,26 @@ function semanticsWarnings(args: Input): string[] {
     );
   }
   for (const key of ["scopes", "scopesAssignedToOnly"] as const) {
-    const list = args[key];
+    const list = body[key] as string[] | undefined;
     if (list === undefined) continue;
-    out.push(
-      list.length === 0
-        ? `${key} is []: every one of them is disabled.`
-        : `${key} replaces the stored list: only the ${list.length} listed stay enabled.`,
-    );
+    if (list.length === 0) out.push(`${key} is []: every one of them is disabled.`);
+    else if (Array.isArray(args[key])) out.push(`${key} replaces the stored list: only the ${list.length} listed stay enabled.`);
     const unknown = list.filter((s) => !KNOWN_SCOPES.has(s));
     if (unknown.length)
       out.push(`${key}: ${unknown.join(", ")} not among the scope names this server knows; sent as given. Check the spelling.`);
   }
-  if (args.permissions) {
+  const permissions = body.permissions as Record<string, boolean> | undefined;
+  if (permissions) {
     const known = new Set<string>(PERMISSION_FLAGS);
-    const unknown = Object.keys(args.permissions).filter((f) => !known.has(f));
+    const unknown = Object.keys(permissions).filter((f) => !known.has(f));
     if (unknown.length)
       out.push(`permissions: ${unknown.join(", ")} not among the flag names this server knows; sent as given. Check the spelling.`);
   }
-  if (args.locationIds !== undefined)
-    out.push(`locationIds replaces the user's sub-account access: only the ${args.locationIds.length} listed remain.`);
+  for (const c of changed)
+    if (LIST_FIELDS.has(c.field as Field) && Array.isArray(c.before) && Array.isArray(c.after)) {
+      const gone = c.before.filter((v) => !(c.after as unknown[]).includes(v));
+      if (gone.length) out.push(`${c.field}: ${gone.join(", ")} removed; ${c.after.length} remain.`);
+    }
   return out;
 }
 

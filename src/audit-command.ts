@@ -1,0 +1,42 @@
+import { readAudit, renderAuditTable, selectEntries } from "./audit.js";
+import type { Config } from "./config.js";
+
+/** `users-mcp audit`: recent writes from the audit log, as a table or JSON. Returns the exit code. */
+export async function runAuditCommand(
+  config: Config,
+  options: { json?: boolean | undefined; target?: string | undefined; since?: string | undefined; limit?: string | undefined },
+  write: (s: string) => void,
+): Promise<number> {
+  const fail = (message: string) => {
+    process.stderr.write(`users-mcp audit: ${message}\n`);
+    return 2;
+  };
+  if (!config.auditLog) return fail("the audit log is off (USERS_MCP_AUDIT_LOG=off): nothing is recorded.");
+  if (options.since !== undefined && Number.isNaN(Date.parse(options.since)))
+    return fail(`--since must be an ISO date or date-time such as 2026-11-23 or 2026-11-23T15:00:00Z, got "${options.since}"`);
+  let limit: number | undefined = 50;
+  if (options.limit !== undefined) {
+    limit = Number(options.limit);
+    if (!Number.isSafeInteger(limit) || limit < 0) return fail(`--limit must be a whole number (0 for all), got "${options.limit}"`);
+    if (limit === 0) limit = undefined;
+  }
+  let read: Awaited<ReturnType<typeof readAudit>>;
+  try {
+    read = await readAudit(config.auditLog);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      write(options.json ? "[]\n" : `No writes recorded yet (${config.auditLog} does not exist).\n`);
+      return 0;
+    }
+    return fail(`cannot read ${config.auditLog}: ${code ?? (err as Error).message}`);
+  }
+  const entries = selectEntries(read.entries, { target: options.target, since: options.since, limit });
+  if (options.json) write(`${JSON.stringify(entries, null, 2)}\n`);
+  else {
+    write(`Audit log ${config.auditLog}${limit ? ` (last ${limit}; --limit 0 for all)` : ""}\n\n`);
+    write(renderAuditTable(entries));
+  }
+  if (read.unreadable) process.stderr.write(`users-mcp audit: ${read.unreadable} line(s) of the log are not audit records; skipped.\n`);
+  return 0;
+}

@@ -1,0 +1,394 @@
+import { z } from "zod";
+import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit.js";
+import type { CallContext } from "../client/call-context.js";
+import { type Provider, UpstreamError } from "../client/errors.js";
+import { RefusalError } from "../errors.js";
+import { type Change, canonical, defineTool, type ToolDefinition, type ToolDeps, writeResultFields } from "../tools/define.js";
+import { RecordQueues } from "./lock.js";
+import { type PreviewTokens, requestHash } from "./preview.js";
+
+/**
+ * The one write path. Every write tool runs the same steps, here:
+ *
+ *   serialize on the record → read → merge → diff → confirm → audit intent → write → verify → audit outcome
+ *
+ * A tool file keeps only its contract (schemas, description, merge rules, warnings) as a WriteContract;
+ * this module owns the guarantees: parallel writes to one record lose nothing, a preview token binds a
+ * write to what the preview saw, a person confirms sensitive changes, and every write is on record
+ * before and after it happens. It knows nothing of any one upstream.
+ */
+
+/** A person who can be asked, through the MCP host, to confirm a change. */
+export interface Person {
+  /** The host declared form elicitation. */
+  readonly canAsk: boolean;
+  /** Asks; resolves with what the person did (never rejects). */
+  ask(message: string, ctx: CallContext): Promise<Confirmation>;
+}
+
+/** What the write path needs besides the tool's own dependencies. */
+export interface WriteServices {
+  audit: AuditLog | undefined;
+  previews: PreviewTokens;
+  person: Person;
+  /** The MCP client, as it named itself at initialize. */
+  client: { name?: string | undefined; version?: string | undefined } | undefined;
+}
+
+/** What a tool's merge decided: the change, and how to send it. */
+export interface WritePlan<Rec> {
+  /** Each field that differs, named as in the tool's input; credentials hidden. */
+  changed: Change[];
+  warnings: string[];
+  /** The current value of every field the call asks to change (credentials left out): what a preview binds to. */
+  seen: Record<string, unknown>;
+  /** The record as it would be after the write, for a dry run's view; the current record when omitted. */
+  preview?: Rec;
+  /** A sentence added to the message once the write is done ("The password was changed."). */
+  note?: string;
+  /** Sends the write. `extra` is merged into the result. */
+  send(ctx: CallContext): Promise<{ record: Rec; extra?: Record<string, unknown> }>;
+}
+
+export interface WriteContract<Args, Rec> {
+  /** The record this call writes, known before anything is read: the credential's account and the record's id. */
+  target(args: Args, deps: ToolDeps): { account: string; id: string };
+  read(ctx: CallContext, args: Args, deps: ToolDeps): Promise<Rec>;
+  /** Merge and diff; throws InputError for what cannot be sent. */
+  plan(args: Args, current: Rec, deps: ToolDeps): WritePlan<Rec>;
+  /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */
+  subject(record: Rec): string;
+  /** Stored values by input field name, to check that the upstream kept what was sent (unreadable fields omitted). */
+  stored(record: Rec): Record<string, unknown>;
+  /** The tool's own part of the result. */
+  view(record: Rec): Record<string, unknown>;
+  /** Fields whose every change needs a person's confirmation (besides withdrawals, disabling and removals). */
+  sensitiveFields?: readonly string[];
+  /** Fields that are credentials: never compared, shown or logged. */
+  credentialFields?: readonly string[];
+  /** Words for fields in the confirmation question ("SMS consent" for acceptedSms). */
+  labels?: Readonly<Record<string, string>>;
+}
+
+export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
+
+/** Fields every write result carries besides the tool's own: the base ones plus preview, confirmation, audit. */
+export const writeResult = {
+  ...writeResultFields,
+  previewToken: z
+    .string()
+    .optional()
+    .describe("Dry runs only: pass it with the same arguments to write exactly this change; refused if the record moved since"),
+  confirmation: z
+    .enum(["accepted", "declined", "cancelled", "timeout", "not_asked", "unavailable"])
+    .describe(
+      "Whether a person confirmed: accepted, declined, cancelled, timeout; not_asked (not sensitive, dry run, or confirmation off); unavailable (the host cannot ask)",
+    ),
+  auditId: z.string().optional().describe("Id of this write in the audit log"),
+};
+
+/**
+ * A write tool: its contract, plus the schema fields and handler every write tool shares.
+ * `previewToken` and `dryRun` are added to the input here.
+ */
+export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, Rec>(
+  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input"> & {
+    input: I;
+    view: V;
+    write: WriteContract<z.output<I>, Rec>;
+  },
+): ToolDefinition {
+  const { write, view, input, ...rest } = def;
+  const full = input.extend({
+    dryRun: z.boolean().default(false).describe("true: read the record and return what would change, and a previewToken; write nothing"),
+    previewToken: z
+      .string()
+      .max(200_000)
+      .optional()
+      .describe("From a dry run of the same arguments: write only if the fields it read still hold the values it saw"),
+  });
+  return defineTool({
+    ...rest,
+    input: full,
+    output: z.object({ ...writeResult, ...view }),
+    // The result is checked against the output schema by the server and the tests; its type is the schema's.
+    handler: (args, ctx, deps) => runWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
+  }) as unknown as ToolDefinition;
+}
+
+type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
+
+/** Writes queue per record, in this process. */
+const queues = new RecordQueues();
+
+async function runWrite<Args, Rec>(
+  tool: string,
+  provider: Provider,
+  contract: WriteContract<Args, Rec>,
+  args: WriteArgs<Args>,
+  ctx: CallContext,
+  deps: ToolDeps,
+): Promise<Record<string, unknown>> {
+  const services = deps.writes;
+  if (!services) throw new Error(`${tool} was called without the write services`);
+  const { dryRun, previewToken, ...own } = args;
+  const change = own as Args; // the tool's own arguments: what the contract and the preview bind to
+  const { account, id } = contract.target(change, deps);
+  const key = `${provider}:${account}:${id}`;
+  const request = requestHash(own);
+  const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, request) : undefined;
+
+  if (dryRun) {
+    // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
+    const current = await contract.read(ctx, change, deps);
+    const plan = contract.plan(change, current, deps);
+    const token = plan.changed.length ? services.previews.issue(tool, key, request, plan.seen) : undefined;
+    const n = plan.changed.length;
+    return {
+      applied: false,
+      dryRun: true,
+      changed: plan.changed,
+      confirmation: "not_asked",
+      message: n
+        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
+        : "Dry run: nothing would change; the record already has these values. Nothing was written.",
+      ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
+      ...(token ? { previewToken: token } : {}),
+      ...contract.view(plan.preview ?? current),
+    };
+  }
+
+  let done: () => void;
+  try {
+    done = await queues.turn(key, ctx.signal);
+  } catch {
+    throw queueStopped(ctx, provider, tool);
+  }
+  try {
+    const current = await contract.read(ctx, change, deps);
+    const plan = contract.plan(change, current, deps);
+    const base = { tool, provider, target: id, client: services.client, sandbox: deps.config.sandbox };
+    const record = (
+      phase: "intent" | "outcome",
+      outcome: AuditOutcome | undefined,
+      confirmation: Confirmation,
+      more: Partial<AuditRecord> = {},
+    ) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation, more);
+
+    if (plan.changed.length === 0) {
+      const auditId = await appendOrFail(services.audit, record("outcome", "unchanged", "not_asked"), false);
+      return {
+        applied: false,
+        dryRun: false,
+        changed: [],
+        confirmation: "not_asked",
+        message: "Nothing to change: the record already has these values. Nothing was written.",
+        ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
+        ...(auditId ? { auditId } : {}),
+        ...contract.view(current),
+      };
+    }
+
+    if (seenAtPreview) {
+      const moved = Object.keys(seenAtPreview).filter((f) => canonical(seenAtPreview[f] ?? null) !== canonical(plan.seen[f] ?? null));
+      if (moved.length) {
+        await appendOrFail(services.audit, record("outcome", "conflict", "not_asked"), false);
+        throw new RefusalError(
+          [
+            `Conflict: the record changed since the preview, so nothing was written.`,
+            ...moved.map((f) => `- ${f}: ${show(seenAtPreview[f])} at preview time, ${show(plan.seen[f])} now`),
+            "Preview again with dryRun: true, show the person the new values, and write with the new previewToken.",
+          ].join("\n"),
+        );
+      }
+    }
+
+    const reasons = sensitiveReasons(plan.changed, contract);
+    let confirmation: Confirmation = "not_asked";
+    const mode = deps.config.confirm.mode;
+    if (reasons.length && mode !== "off") {
+      if (!services.person.canAsk) {
+        if (mode === "require")
+          throw new RefusalError(
+            `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation, or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
+          );
+        confirmation = "unavailable";
+      } else {
+        const question = confirmQuestion(reasons, contract.subject(current), provider, plan.changed);
+        const resume = ctx.pauseDeadline(); // the upstream deadline does not run while a person decides
+        try {
+          confirmation = await services.person.ask(question, ctx);
+        } finally {
+          resume();
+        }
+        if (ctx.signal.aborted) throw queueStopped(ctx, provider, tool);
+        if (confirmation !== "accepted") {
+          const auditId = await appendOrFail(services.audit, record("outcome", "declined", confirmation), false);
+          const why = { declined: "declined it", cancelled: "dismissed the question", timeout: "did not answer in time" }[
+            confirmation as "declined" | "cancelled" | "timeout"
+          ];
+          return {
+            applied: false,
+            dryRun: false,
+            changed: plan.changed,
+            confirmation,
+            message: `Not written: the person asked to confirm this change ${why ?? "declined it"}. Do not retry it unless they ask you to.`,
+            ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
+            ...(auditId ? { auditId } : {}),
+            ...contract.view(current),
+          };
+        }
+      }
+    }
+
+    // Fail closed: a write that cannot be recorded does not happen.
+    const intent = record("intent", undefined, confirmation);
+    const auditId = await appendOrFail(services.audit, intent, true);
+    let sent: Awaited<ReturnType<WritePlan<Rec>["send"]>>;
+    try {
+      sent = await plan.send(ctx);
+    } catch (err) {
+      const unknown = err instanceof UpstreamError ? err.maybeApplied : true;
+      await appendQuietly(deps, services.audit, {
+        ...intent,
+        phase: "outcome",
+        time: new Date().toISOString(),
+        outcome: unknown ? "unknown" : "failed",
+        requestId: err instanceof UpstreamError ? err.requestId : ctx.requestId,
+        error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : String(err).slice(0, 300),
+      });
+      throw err;
+    }
+
+    const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
+    if (confirmation === "unavailable")
+      warnings.push("No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).");
+    const logged = await appendQuietly(deps, services.audit, {
+      ...intent,
+      phase: "outcome",
+      time: new Date().toISOString(),
+      outcome: "applied",
+      requestId: ctx.requestId,
+    });
+    if (!logged) warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
+    const retries = ctx.retries.length ? ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`) : undefined;
+    return {
+      applied: true,
+      dryRun: false,
+      changed: plan.changed,
+      confirmation,
+      message: `Updated ${plan.changed.length} field(s) of ${contract.subject(sent.record)} (${id}) on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      ...(warnings.length ? { warnings } : {}),
+      ...(retries ? { retries } : {}),
+      ...(auditId ? { auditId } : {}),
+      ...contract.view(sent.record),
+      ...sent.extra,
+    };
+  } finally {
+    done();
+  }
+}
+
+const fieldList = (changed: Change[]) => changed.map((c) => c.field).join(", ");
+
+function show(value: unknown): string {
+  const s = JSON.stringify(value ?? null);
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+/** Why a change needs a person: each reason is an imperative phrase for the question. */
+export function sensitiveReasons(
+  changed: Change[],
+  contract: Pick<WriteContract<unknown, unknown>, "sensitiveFields" | "labels">,
+): string[] {
+  const out: string[] = [];
+  const label = (f: string) => contract.labels?.[f] ?? f;
+  for (const c of changed) {
+    if (c.field.startsWith("accepted") && c.before === true && c.after === false) out.push(`Withdraw ${label(c.field)}`);
+    else if (c.field === "enabled" && c.after === false) out.push("Disable the user");
+    else if (Array.isArray(c.before)) {
+      const after = new Set((Array.isArray(c.after) ? c.after : []).map((v) => canonical(v)));
+      const gone = c.before.filter((v) => !after.has(canonical(v)));
+      if (gone.length) out.push(`Remove ${gone.length} entr${gone.length === 1 ? "y" : "ies"} from ${label(c.field)}`);
+      else if (contract.sensitiveFields?.includes(c.field)) out.push(`Change ${label(c.field)}`);
+    } else if (contract.sensitiveFields?.includes(c.field)) out.push(`Change ${label(c.field)}`);
+  }
+  return out;
+}
+
+function confirmQuestion(reasons: string[], subject: string, provider: Provider, changed: Change[]): string {
+  const lines = changed.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`);
+  return `${reasons.join("; ")} for ${subject} on ${PROVIDER_LABEL[provider]}?\n${lines.join("\n")}`;
+}
+
+/** Fields the upstream stored differently from what was sent. */
+function verify<Rec>(contract: WriteContract<unknown, Rec>, changed: Change[], record: Rec, provider: Provider): string[] {
+  const stored = contract.stored(record);
+  const out: string[] = [];
+  for (const c of changed) {
+    if (!Object.hasOwn(stored, c.field) || contract.credentialFields?.includes(c.field)) continue;
+    if (canonical(stored[c.field] ?? null) !== canonical(c.after ?? null))
+      out.push(`${PROVIDER_LABEL[provider]} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
+  }
+  return out;
+}
+
+function auditRecord(
+  base: { tool: string; provider: Provider; target: string; client: WriteServices["client"]; sandbox: boolean },
+  contract: Pick<WriteContract<unknown, unknown>, "credentialFields">,
+  changed: Change[],
+  phase: "intent" | "outcome",
+  outcome: AuditOutcome | undefined,
+  confirmation: Confirmation,
+  more: Partial<AuditRecord>,
+): AuditRecord {
+  return {
+    id: newAuditId(),
+    time: new Date().toISOString(),
+    phase,
+    ...(outcome ? { outcome } : {}),
+    tool: base.tool,
+    provider: base.provider,
+    target: base.target,
+    changes: changed.map((c) =>
+      contract.credentialFields?.includes(c.field) ? { field: c.field, before: "[redacted]", after: "[redacted]" } : c,
+    ),
+    confirmation,
+    ...(base.client ? { client: { name: base.client.name, version: base.client.version } } : {}),
+    ...(base.sandbox ? { sandbox: true as const } : {}),
+    ...more,
+  };
+}
+
+/** Appends a record; without a log, nothing. Throws RefusalError when the log cannot be written. */
+async function appendOrFail(audit: AuditLog | undefined, record: AuditRecord, beforeWrite: boolean): Promise<string | undefined> {
+  if (!audit) return undefined;
+  try {
+    await audit.append(record);
+    return record.id;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RefusalError(
+      `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Ask the person who runs the server to fix USERS_MCP_AUDIT_LOG (make the directory writable, free disk space), or set it to off to run without an audit log.`,
+    );
+  }
+}
+
+/** Appends an outcome after the upstream was touched: a failure is logged, not thrown (the write happened or not already). */
+async function appendQuietly(deps: ToolDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
+  if (!audit) return true;
+  try {
+    await audit.append(record);
+    return true;
+  } catch (err) {
+    deps.logger.error(`audit: could not record the outcome of write ${record.id}`, { error: (err as Error).message });
+    return false;
+  }
+}
+
+function queueStopped(ctx: CallContext, provider: Provider, tool: string): Error {
+  if (ctx.cancelled()) return new UpstreamError({ provider, code: "cancelled", message: "the request was cancelled by the client" });
+  return new RefusalError(
+    `${tool} waited for another write to the same record to finish (writes to one record run one at a time), and its deadline of ${ctx.timeoutMs} ms passed first. Nothing was written. Try again; if another write is waiting for a person's confirmation, it ends when they answer.`,
+  );
+}
