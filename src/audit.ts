@@ -97,6 +97,8 @@ function reason(err: unknown): string {
     EROFS: "read-only file system",
     EISDIR: "it is a directory",
     ENOTDIR: "a part of the path is not a directory",
+    // mkdir -p over a file on the way
+    EEXIST: "a part of the path is a file, not a directory",
     EDQUOT: "disk quota exceeded",
   };
   return e?.code ? `${e.code}: ${words[e.code] ?? e.message}` : String(err);

@@ -7,7 +7,14 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { type CallToolResult, type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolResult,
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "vitest";
 import { createClients } from "../src/clients.js";
 import { type Config, loadConfig, secretsOf } from "../src/config.js";
@@ -46,12 +53,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** How a test's person answers a confirmation: the result to send, or never (a promise that does not settle). */
+export type Answer = (request: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>;
+
+/** An SDK client; with `elicit`, one that declares form elicitation and answers with it, as Claude Code 2.1 does. */
+export function makeClient(name: string, elicit?: Answer): Client {
+  const client = new Client({ name, version: "1.0.0" }, elicit ? { capabilities: { elicitation: { form: {}, url: {} } } } : undefined);
+  if (elicit) client.setRequestHandler(ElicitRequestSchema, async (request) => elicit(request.params));
+  return client;
+}
+
 /**
  * The server in process, behind a real SDK client over linked in-memory transports, with its
  * clients talking real HTTP to a loopback sandbox.
  */
 export async function startHarness(
-  options: { env?: Record<string, string | undefined>; sandbox?: SandboxOptions; shareSandbox?: Sandbox } = {},
+  options: { env?: Record<string, string | undefined>; sandbox?: SandboxOptions; shareSandbox?: Sandbox; elicit?: Answer } = {},
 ): Promise<Harness> {
   const sandbox = options.shareSandbox ?? (await startSandbox(options.sandbox));
   const config = loadConfig(sandboxEnv(sandbox, options.env) as NodeJS.ProcessEnv);
@@ -60,7 +77,7 @@ export async function startHarness(
   const logger = createLogger("debug", (line) => logs.push(line));
   const clients = createClients(config, { backoffBaseMs: 5 });
   const server = createServer({ config, clients, logger });
-  const client = new Client({ name: "users-mcp-tests", version: "1.0.0" });
+  const client = makeClient("users-mcp-tests", options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
   await client.listTools(); // the SDK client validates structuredContent against schemas it has listed
@@ -218,14 +235,14 @@ export async function startServer(
   env: Record<string, string | undefined>,
   args: string[] = [],
   nodeArgs: string[] = [],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; elicit?: Answer } = {},
 ): Promise<StdioServer> {
   const transport = new RecordingStdioTransport(
     [...nodeArgs, SERVER, ...args],
     { PATH: process.env.PATH ?? "", ...isolatedEnv(), ...env },
     options.cwd,
   );
-  const client = new Client({ name: "e2e", version: "1.0.0" });
+  const client = makeClient("e2e", options.elicit);
   await client.connect(transport);
   return {
     client,

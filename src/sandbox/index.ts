@@ -39,9 +39,10 @@ export interface Fault {
   /**
    * What to do: `respond` with status/headers/body; `reset` the connection before any response;
    * `hang` without answering until the client gives up; `partial` send headers and half a body,
-   * then reset; `stall` send headers and never finish the body; `huge` a 50 MB body; `nonjson` an HTML page.
+   * then reset; `stall` send headers and never finish the body; `huge` a 50 MB body; `nonjson` an HTML page;
+   * `pass` answer as usual (after `delayMs`: a slow upstream that works).
    */
-  kind?: "respond" | "reset" | "hang" | "partial" | "stall" | "huge" | "nonjson";
+  kind?: "respond" | "reset" | "hang" | "partial" | "stall" | "huge" | "nonjson" | "pass";
   status?: number;
   headers?: Record<string, string>;
   body?: unknown;
@@ -215,6 +216,8 @@ function applyFault(f: Fault, _req: IncomingMessage, res: ServerResponse): boole
       pump();
       return true;
     }
+    case "pass":
+      return false;
     case "nonjson":
       res.writeHead(f.status ?? 200, { "content-type": "text/html" });
       res.end("<html><body><h1>Service temporarily unavailable</h1></body></html>");
