@@ -13,7 +13,8 @@ export default defineConfig({
   plugins: [
     {
       // The SDK's Server loads Ajv (with its formats and URI parser) to validate elicitation replies.
-      // This server never elicits and passes its own validator, so Ajv is left out of the bundle.
+      // The server passes a validator that loads the real Ajv provider when the first confirmation is
+      // asked (src/no-schema-validation.ts), so this static import is not on the start-up path.
       name: "users-mcp:no-ajv",
       resolveId(source, importer) {
         if (importer?.includes("@modelcontextprotocol/sdk") && source.endsWith("/validation/ajv-provider.js")) return AJV_STUB;

@@ -9,8 +9,9 @@
 // npm run bench [-- --quick] [-- --strict]   (needs a build: npm run bench builds first)
 // Prints a table and writes bench/results/latest.json and bench/results/<date>-node<major>.json.
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os, { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -26,6 +27,8 @@ const CONC_CALLS = QUICK ? 1000 : 5000;
 const CONCURRENCY = 64;
 const ROUNDS = QUICK ? 1 : 5;
 const MEMORY_CALLS = QUICK ? 2000 : 10_000;
+const WRITE_CALLS = QUICK ? 200 : 1000;
+const WRITERS = 16;
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = {
@@ -203,6 +206,82 @@ async function memory(script) {
   return { afterStart, afterCalls, afterMoreCalls };
 }
 
+// ---- writes: the write pipeline (per-record queue, audit fsync) against the same write without a log ----
+
+const auditDir = mkdtempSync(join(tmpdir(), "users-mcp-bench-"));
+
+async function connectWith(extra) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [SERVERS.ours],
+    env: { ...env, USERS_MCP_CONFIRM: "off", ...extra },
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "bench", version: "1" });
+  await client.connect(transport);
+  return client;
+}
+
+/** Sequential update_user p50 (each call a real change), and same-record throughput under WRITERS parallel writers. */
+async function writes(extra) {
+  const client = await connectWith(extra);
+  let n = 0;
+  const rename = async () =>
+    check(await client.callTool({ name: "update_user", arguments: { userId: "0IHuJvc2ofPAAA8GzTRi", firstName: `J${n++}` } }));
+  for (let i = 0; i < 50; i++) await rename();
+  const lat = [];
+  for (let i = 0; i < WRITE_CALLS; i++) {
+    const t = process.hrtime.bigint();
+    await rename();
+    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  // Same record, WRITERS at once: every write is a list addition, and all of them must land.
+  let next = 0;
+  const added = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      while (next < WRITE_CALLS) {
+        const scope = `bench.s${next++}`;
+        added.push(scope);
+        check(await client.callTool({ name: "update_user", arguments: { userId: "aB3dE5gH7jK9mN1pQ3sT", scopes: { add: [scope] } } }));
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const user = await client.callTool({
+    name: "update_user",
+    arguments: { userId: "aB3dE5gH7jK9mN1pQ3sT", firstName: "Rosa", dryRun: true },
+  });
+  const scopes = new Set(user.structuredContent.user.scopes);
+  const lost = added.filter((s) => !scopes.has(s)).length;
+  // Put the record back for the next run.
+  await client.callTool({
+    name: "update_user",
+    arguments: { userId: "aB3dE5gH7jK9mN1pQ3sT", scopes: ["contacts.write", "conversations.readonly"] },
+  });
+  await client.close();
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), sameRecordPerSecond: WRITE_CALLS / seconds, lost };
+}
+
+async function writeRounds() {
+  const rounds = { audited: [], unaudited: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const name of r % 2 === 0 ? ["audited", "unaudited"] : ["unaudited", "audited"]) {
+      const log = join(auditDir, `audit-${r}.jsonl`);
+      rounds[name].push(await writes({ USERS_MCP_AUDIT_LOG: name === "audited" ? log : "off" }));
+    }
+  }
+  rmSync(auditDir, { recursive: true, force: true });
+  const summary = (rs) => ({
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    sameRecordPerSecond: median(rs.map((r) => r.sameRecordPerSecond)),
+    lost: rs.reduce((a, r) => a + r.lost, 0),
+  });
+  return { audited: summary(rounds.audited), unaudited: summary(rounds.unaudited) };
+}
+
 // ---- run ----
 
 log(`cold start: ${COLD_RUNS} interleaved runs each...`);
@@ -211,6 +290,10 @@ log(`per call: ${ROUNDS} round(s) of ${SEQ_CALLS} sequential + ${CONC_CALLS} at 
 const calls = await perCall();
 log(`memory: RSS after start, after ${MEMORY_CALLS} and after ${4 * MEMORY_CALLS} calls...`);
 const mem = { sdk: await memory(SERVERS.sdk), ours: await memory(SERVERS.ours) };
+log(
+  `writes: ${ROUNDS} round(s) of ${WRITE_CALLS} sequential update_user calls, then ${WRITE_CALLS} by ${WRITERS} parallel writers on one record...`,
+);
+const write = await writeRounds();
 await sandbox.close();
 
 const ratios = {
@@ -221,6 +304,8 @@ const ratios = {
   throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
   rssVsSdk: mem.ours.afterCalls / mem.sdk.afterCalls,
   rssSteadyVsSdk: mem.ours.afterMoreCalls / mem.sdk.afterMoreCalls,
+  writeP50AuditedVsOff: write.audited.p50 / write.unaudited.p50,
+  sameRecordAuditedVsOff: write.audited.sameRecordPerSecond / write.unaudited.sameRecordPerSecond,
 };
 const targets = [
   ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
@@ -255,6 +340,11 @@ const rows = [
   `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)} -> ${mib(mem.sdk.afterMoreCalls)}`,
   `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)} -> ${mib(mem.ours.afterMoreCalls)}   c/b ${ratios.rssVsSdk.toFixed(2)}, then ${ratios.rssSteadyVsSdk.toFixed(2)}`,
   "",
+  `update_user (read, merge, write; confirmation off): sequential p50/p99 (${WRITE_CALLS} calls), same-record writes/s with ${WRITERS} parallel writers`,
+  `  audit log off             ${ms(write.unaudited.p50).padStart(10)} / ${ms(write.unaudited.p99).padEnd(9)} ${write.unaudited.sameRecordPerSecond.toFixed(0).padStart(7)} /s`,
+  `  audit log on (2 fsyncs)   ${ms(write.audited.p50).padStart(10)} / ${ms(write.audited.p99).padEnd(9)} ${write.audited.sameRecordPerSecond.toFixed(0).padStart(7)} /s   on/off p50 ${ratios.writeP50AuditedVsOff.toFixed(2)}, writes/s ${ratios.sameRecordAuditedVsOff.toFixed(2)}`,
+  `  parallel list additions lost: ${write.audited.lost + write.unaudited.lost} of ${2 * ROUNDS * WRITE_CALLS}`,
+  "",
   "targets",
   ...targets.map(
     ([name, value, op, bound]) =>
@@ -267,10 +357,11 @@ const result = {
   date: new Date().toISOString(),
   quick: QUICK,
   machine,
-  settings: { COLD_RUNS, SEQ_CALLS, CONC_CALLS, CONCURRENCY, ROUNDS, MEMORY_CALLS },
+  settings: { COLD_RUNS, SEQ_CALLS, CONC_CALLS, CONCURRENCY, ROUNDS, MEMORY_CALLS, WRITE_CALLS, WRITERS },
   coldStartMs: cold,
   perCall: calls,
   rssBytes: mem,
+  writes: write,
   ratios,
   targets: targets.map(([name, value, op, bound]) => ({ name, value, op, bound, met: op === "<=" ? value <= bound : value >= bound })),
 };
@@ -280,4 +371,4 @@ const json = `${JSON.stringify(result, null, 2)}\n`;
 writeFileSync(`${dir}latest.json`, json);
 writeFileSync(`${dir}${result.date.slice(0, 10)}-node${process.versions.node.split(".")[0]}.json`, json);
 log(`wrote bench/results/latest.json`);
-if (STRICT && result.targets.some((t) => !t.met)) process.exitCode = 1;
+if (STRICT && (result.targets.some((t) => !t.met) || write.audited.lost + write.unaudited.lost > 0)) process.exitCode = 1;

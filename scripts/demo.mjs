@@ -1,11 +1,13 @@
 // `npm run demo`: starts the server in sandbox mode the way an MCP host would (stdio, the SDK's
 // client), lists the tools, calls each one, and prints what an agent would see. No account needed.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const entry = join(root, "dist", "index.js");
@@ -27,13 +29,18 @@ const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 const indent = (s) => s.replace(/^/gm, "    ");
 
-const transport = new StdioClientTransport({
-  command: process.execPath,
-  args: [entry, "--sandbox"],
-  env: { PATH: process.env.PATH ?? "", USERS_MCP_LOG_LEVEL: "error" },
-  stderr: "inherit",
+// The demo's writes go to an audit log of its own, shown at the end and then removed.
+const auditDir = mkdtempSync(join(tmpdir(), "users-mcp-demo-"));
+const env = { PATH: process.env.PATH ?? "", USERS_MCP_LOG_LEVEL: "error", USERS_MCP_AUDIT_LOG: join(auditDir, "audit.jsonl") };
+const transport = new StdioClientTransport({ command: process.execPath, args: [entry, "--sandbox"], env, stderr: "inherit" });
+// A host that can ask its person (as Claude Code and VS Code can): the demo shows the question and accepts.
+const client = new Client({ name: "users-mcp-demo", version: "1.0.0" }, { capabilities: { elicitation: { form: {} } } });
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  console.log(
+    `  ${bold("? the host asks its person:")}\n${indent(indent(request.params.message))}\n    ${dim("(the demo answers: Accept)")}`,
+  );
+  return { action: "accept", content: { confirm: true } };
 });
-const client = new Client({ name: "users-mcp-demo", version: "1.0.0" });
 await client.connect(transport);
 const info = client.getServerVersion();
 console.log(bold(`Connected to ${info?.name} ${info?.version} over stdio, in sandbox mode (demo data; nothing real is touched).\n`));
@@ -48,19 +55,25 @@ for (const t of tools) {
   console.log(`  ${t.name.padEnd(18)} ${dim(`(${flags})`)} ${t.title ?? ""}`);
 }
 
+let previewToken;
 const steps = [
   ["Read the current Leadping user", "get_current_user", {}],
   [
-    "Preview withdrawing SMS consent (dry run: nothing is written)",
+    "Preview withdrawing SMS consent (dry run: nothing is written, a previewToken comes back)",
     "update_compliance",
     { compliance: { acceptedSms: false }, dryRun: true },
   ],
   [
-    "Add a licensed state (the merge keeps every other field)",
+    "Write exactly the previewed change with its previewToken (a withdrawal: the person is asked first)",
     "update_compliance",
-    { compliance: { licensedStates: ["TX", "OK", "ca"] }, source: "demo" },
+    () => ({ compliance: { acceptedSms: false }, previewToken }),
   ],
-  ["An invalid state code is refused before anything is sent", "update_compliance", { compliance: { licensedStates: ["ZZ"] } }],
+  [
+    "Add a licensed state without restating the list (the merge keeps every other field)",
+    "update_compliance",
+    { compliance: { licensedStates: { add: ["ca"] } }, source: "demo" },
+  ],
+  ["An invalid state code is refused before anything is sent", "update_compliance", { compliance: { licensedStates: { add: ["ZZ"] } } }],
   ["Rename a LeadConnector user", "update_user", { userId: "0IHuJvc2ofPAAA8GzTRi", firstName: "Jonathan" }],
   ["Email changes are refused, with the reason", "update_user", { userId: "0IHuJvc2ofPAAA8GzTRi", email: "new@example.com" }],
   [
@@ -71,7 +84,8 @@ const steps = [
 ];
 
 let failures = 0;
-for (const [title, name, args] of steps) {
+for (const [title, name, argsOrFn] of steps) {
+  const args = typeof argsOrFn === "function" ? argsOrFn() : argsOrFn;
   console.log(`\n${bold(title)}\n  ${dim(`${name} ${JSON.stringify(args)}`)}`);
   const result = await client.callTool({ name, arguments: args });
   const text = result.content?.[0]?.text ?? "";
@@ -83,7 +97,10 @@ for (const [title, name, args] of steps) {
       console.log(`  → ${s.name} <${s.email}>, roles ${JSON.stringify(s.roles)}; compliance: ${JSON.stringify(s.compliance)}`);
     } else {
       console.log(`  → ${s.message}`);
+      if (s.previewToken) previewToken = s.previewToken;
+      if (s.confirmation && s.confirmation !== "not_asked") console.log(`     confirmation: ${s.confirmation}`);
       for (const c of s.changed ?? []) console.log(`     ${c.field}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`);
+      if (s.previewToken) console.log(`     previewToken: ${s.previewToken.slice(0, 24)}…`);
       for (const w of s.warnings ?? []) console.log(`     warning: ${w}`);
     }
   }
@@ -92,5 +109,10 @@ for (const [title, name, args] of steps) {
 }
 
 await client.close();
+
+console.log(`\n${bold("The audit log of these writes")}\n  ${dim("users-mcp audit")}`);
+console.log(indent(execFileSync(process.execPath, [entry, "audit"], { env, encoding: "utf8" })));
+rmSync(auditDir, { recursive: true, force: true });
+
 console.log(failures ? `\nDemo finished with ${failures} unexpected result(s).` : "\nDemo finished: every tool answered as expected.");
 process.exitCode = failures ? 1 : 0;

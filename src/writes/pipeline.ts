@@ -277,7 +277,7 @@ async function runWrite<Args, Rec>(
       dryRun: false,
       changed: plan.changed,
       confirmation,
-      message: `Updated ${plan.changed.length} field(s) of ${contract.subject(sent.record)} (${id}) on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      message: `Updated ${plan.changed.length} field(s) of ${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
       ...(warnings.length ? { warnings } : {}),
       ...(retries ? { retries } : {}),
       ...(auditId ? { auditId } : {}),
