@@ -74,8 +74,15 @@ const steps = [
     { compliance: { licensedStates: { add: ["ca"] } }, source: "demo" },
   ],
   ["An invalid state code is refused before anything is sent", "update_compliance", { compliance: { licensedStates: { add: ["ZZ"] } } }],
+  ["Find a LeadConnector user by name (search_users)", "search_users", { query: "john" }],
+  ["Read that user before changing them", "get_user", { userId: "0IHuJvc2ofPAAA8GzTRi" }],
   ["Rename a LeadConnector user", "update_user", { userId: "0IHuJvc2ofPAAA8GzTRi", firstName: "Jonathan" }],
   ["Email changes are refused, with the reason", "update_user", { userId: "0IHuJvc2ofPAAA8GzTRi", email: "new@example.com" }],
+  [
+    "Read a 2SMS user and their GDPR state (never the password or PIN)",
+    "get_gdpr_user",
+    { userId: "c8e4ae5d-ebc0-4f08-a0a0-05399413bb43" },
+  ],
   [
     "Update a 2SMS user's time zone (OAuth token, read, merge, post)",
     "update_gdpr",
@@ -95,6 +102,14 @@ for (const [title, name, argsOrFn] of steps) {
     const s = result.structuredContent ?? {};
     if (name === "get_current_user") {
       console.log(`  → ${s.name} <${s.email}>, roles ${JSON.stringify(s.roles)}; compliance: ${JSON.stringify(s.compliance)}`);
+    } else if (name === "search_users") {
+      console.log(`  → ${s.count} match(es): ${s.users.map((u) => `${u.name} (${u.id}, ${u.role})`).join("; ")}`);
+    } else if (name === "get_user") {
+      console.log(
+        `  → ${s.name} <${s.email}>, ${s.roles?.role} of ${s.roles?.locationIds?.length} sub-account(s), scopes ${JSON.stringify(s.scopes)}`,
+      );
+    } else if (name === "get_gdpr_user") {
+      console.log(`  → ${s.user.displayName} <${s.user.emailAddress}>; GDPR: ${JSON.stringify(s.gdpr)}`);
     } else {
       console.log(`  → ${s.message}`);
       if (s.previewToken) previewToken = s.previewToken;

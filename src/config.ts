@@ -18,7 +18,15 @@ export interface Config {
   tools: string[] | undefined;
   sandbox: boolean;
   leadping: { baseUrl: string; token: string | undefined };
-  leadconnector: { baseUrl: string; token: string | undefined; apiVersion: string };
+  leadconnector: {
+    baseUrl: string;
+    token: string | undefined;
+    apiVersion: string;
+    /** Default company (agency) id for search_users. */
+    companyId: string | undefined;
+    /** Default location (sub-account) id for search_users. */
+    locationId: string | undefined;
+  };
   twosms: {
     baseUrl: string;
     clientId: string | undefined;
@@ -56,6 +64,8 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "LEADCONNECTOR_TOKEN", meaning: "LeadConnector OAuth access token or Private Integration Token (pit-…)", secret: true },
   { name: "LEADCONNECTOR_BASE_URL", meaning: "LeadConnector API base URL (default https://services.leadconnectorhq.com)" },
   { name: "LEADCONNECTOR_API_VERSION", meaning: "LeadConnector Version header (default 2021-07-28)" },
+  { name: "LEADCONNECTOR_COMPANY_ID", meaning: "LeadConnector company (agency) id that search_users searches by default" },
+  { name: "LEADCONNECTOR_LOCATION_ID", meaning: "LeadConnector location (sub-account) id that search_users narrows to by default" },
   { name: "TWOSMS_BASE_URL", meaning: "2SMS portal host (default https://portal.2sms.us; UK: https://portal.2sms.com)" },
   { name: "TWOSMS_CLIENT_ID", meaning: "2SMS OAuth client id (with TWOSMS_CLIENT_SECRET)" },
   { name: "TWOSMS_CLIENT_SECRET", meaning: "2SMS OAuth client secret", secret: true },
@@ -138,6 +148,15 @@ function milliseconds(name: string, fallback: number, max: number) {
     });
 }
 
+function plainId(name: string) {
+  return z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^[A-Za-z0-9_-]{1,100}$/.test(v), {
+      message: `${name} must be a plain id (letters, digits, _ and -)`,
+    });
+}
+
 function flag(name: string) {
   return z
     .string()
@@ -165,6 +184,8 @@ const EnvSchema = z.object({
     .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v), {
       message: "LEADCONNECTOR_API_VERSION must be a date such as 2021-07-28",
     }),
+  LEADCONNECTOR_COMPANY_ID: plainId("LEADCONNECTOR_COMPANY_ID"),
+  LEADCONNECTOR_LOCATION_ID: plainId("LEADCONNECTOR_LOCATION_ID"),
   TWOSMS_BASE_URL: httpUrl("TWOSMS_BASE_URL", "https://portal.2sms.us"),
   TWOSMS_CLIENT_ID: z.string().optional(),
   TWOSMS_CLIENT_SECRET: optionalSecret,
@@ -266,6 +287,8 @@ export function loadConfig(
       baseUrl: e.LEADCONNECTOR_BASE_URL,
       token: e.LEADCONNECTOR_TOKEN,
       apiVersion: e.LEADCONNECTOR_API_VERSION,
+      companyId: e.LEADCONNECTOR_COMPANY_ID,
+      locationId: e.LEADCONNECTOR_LOCATION_ID,
     },
     twosms: {
       baseUrl: e.TWOSMS_BASE_URL,

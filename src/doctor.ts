@@ -35,8 +35,14 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
         await clients.leadping().getCurrentUser(ctx);
       }),
       probe(config, "LeadConnector", Boolean(config.leadconnector.token), "LEADCONNECTOR_TOKEN", async (ctx) => {
-        // No user id is known here: a lookup of an id that cannot exist proves the token and the
-        // users.readonly scope (404), or shows which of them is wrong (401, 403).
+        // With a company id, a one-row search proves the token, the users.readonly scope and the
+        // company. Without one, no user id is known here: a lookup of an id that cannot exist proves
+        // the token and the scope (404), or shows which of them is wrong (401, 403).
+        const companyId = config.leadconnector.companyId;
+        if (companyId) {
+          await clients.leadconnector().searchUsers(ctx, { companyId, limit: 1, skip: 0 });
+          return;
+        }
         try {
           await clients.leadconnector().getUser(ctx, PROBE_USER);
         } catch (err) {

@@ -15,8 +15,9 @@ Usage:
 
 Options:
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
-  --read-only         expose only read tools (get_current_user)
-  --tools a,b         expose only the named tools (get_current_user, update_compliance, update_user, update_gdpr)
+  --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user)
+  --tools a,b         expose only the named tools (get_current_user, update_compliance, search_users,
+                      get_user, update_user, get_gdpr_user, update_gdpr)
   --env-file PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
                       working directory is never read unless named here
   -h, --help          show this help

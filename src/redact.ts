@@ -39,9 +39,32 @@ function holdsSecret(text: string): boolean {
 // tab and newline) can forge log lines. Hangul fillers render as blanks.
 const INVISIBLE = /[^\P{Cc}\t\n]|\p{Cf}|[\u115F\u1160\u3164\uFFA0]/gu;
 
-/** Removes invisible and bidi control characters from text that a model or a log will read. */
+/**
+ * Zero-width joiner and non-joiner are part of how Persian, the Indic scripts and emoji sequences spell
+ * words and names: stripped, a name reads (and is written back) altered. They are kept where they join
+ * a letter, mark or emoji to a letter, mark or emoji, and stripped anywhere else.
+ */
+const JOINABLE = /[\p{L}\p{M}\p{Extended_Pictographic}\p{Emoji_Modifier}]/u;
+
+function joins(text: string, at: number): boolean {
+  const low = text.charCodeAt(at - 1);
+  const before = low >= 0xdc00 && low <= 0xdfff && at >= 2 ? text.codePointAt(at - 2) : text.codePointAt(at - 1);
+  const after = text.codePointAt(at + 1);
+  return (
+    at > 0 &&
+    before !== undefined &&
+    after !== undefined &&
+    JOINABLE.test(String.fromCodePoint(before)) &&
+    JOINABLE.test(String.fromCodePoint(after))
+  );
+}
+
+const keepJoiners = (match: string, at: number, text: string): string =>
+  (match === "\u200C" || match === "\u200D") && joins(text, at) ? match : "";
+
+/** Removes invisible and bidi control characters from text that a model or a log will read (joiners that join stay). */
 export function stripInvisible(text: string): string {
-  return text.replace(INVISIBLE, "");
+  return text.replace(INVISIBLE, keepJoiners);
 }
 
 /**
@@ -63,7 +86,7 @@ function plainAscii(text: string): boolean {
   return true;
 }
 
-const visible = (text: string): boolean => plainAscii(text) || !HAS_INVISIBLE.test(text);
+const visible = (text: string): boolean => plainAscii(text) || !HAS_INVISIBLE.test(text) || stripInvisible(text) === text;
 
 function isClean(value: unknown): boolean {
   if (typeof value === "string") return visible(value) && !holdsSecret(value);

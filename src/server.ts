@@ -82,15 +82,37 @@ export const inFlight = { count: 0 };
 
 const INSTRUCTIONS = [
   "users-mcp reads and changes user accounts on three platforms: Leadping (get_current_user, update_compliance),",
-  "LeadConnector/HighLevel (update_user) and 2SMS (update_gdpr). Every write tool reads the current record first,",
+  "LeadConnector/HighLevel (search_users, get_user, update_user) and 2SMS (get_gdpr_user, update_gdpr). Look",
+  "before you write: find the person and read their record first. Every write tool reads the current record,",
   "changes only the fields you pass, reports each changed field before and after, and accepts dryRun: true to",
-  "preview without writing. Writes touch consent, compliance and GDPR records of real people: preview with dryRun",
-  "and confirm with the user before withdrawing consent or replacing lists.",
+  "preview (its previewToken makes the write refuse if the record moved). Writes touch consent, compliance and",
+  "GDPR records of real people; sensitive ones may ask the person to confirm. If a person declines, do not retry.",
 ].join(" ");
 
 /** JSON Schema for a tool's input or output, as MCP hosts read it. */
 export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
-  return z.toJSONSchema(schema, { target: "draft-7", io, unrepresentable: "any" }) as Tool["inputSchema"];
+  const json = z.toJSONSchema(schema, { target: "draft-7", io, unrepresentable: "any" }) as Record<string, unknown>;
+  // These schemas use nothing whose meaning differs between draft-07 and MCP's default dialect
+  // (2020-12), so the marker is bytes the model reads for nothing.
+  delete json.$schema;
+  return slim(json) as Tool["inputSchema"];
+}
+
+/**
+ * What a model reads of every tool costs context on every turn, so the schemas carry only what helps
+ * it choose and fill a call. zod writes a regex beside `format` for date-times and emails (400
+ * characters for a date-time) that says nothing the format does not; the server checks the real
+ * rule either way.
+ */
+function slim(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    for (const item of node) slim(item);
+  } else if (node !== null && typeof node === "object") {
+    const o = node as Record<string, unknown>;
+    if (typeof o.format === "string" && typeof o.pattern === "string") delete o.pattern;
+    for (const v of Object.values(o)) slim(v);
+  }
+  return node;
 }
 
 export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {

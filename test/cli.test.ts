@@ -47,16 +47,18 @@ describe("command line", () => {
   it("refuses an unknown tool in --tools, listing the valid ones", async () => {
     const { code, stderr } = await run(["--tools", "get_current_user,update_everything"]);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/update_everything[\s\S]*Valid tools: get_current_user, update_compliance, update_user, update_gdpr/);
+    expect(stderr).toMatch(
+      /update_everything[\s\S]*Valid tools: get_current_user, update_compliance, search_users, get_user, update_user, get_gdpr_user, update_gdpr/,
+    );
   });
 });
 
 describe("who may do what, over stdio", () => {
-  it("--read-only lists only the read tool and refuses a call to a hidden one", async () => {
+  it("--read-only lists only the read tools and refuses a call to a hidden one", async () => {
     const s = await startServer(sandboxEnv(sandbox), ["--read-only"]);
     try {
       const { tools } = await s.client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(["get_current_user"]);
+      expect(tools.map((t) => t.name)).toEqual(["get_current_user", "search_users", "get_user", "get_gdpr_user"]);
       const r = (await s.client.callTool({
         name: "update_compliance",
         arguments: { compliance: { acceptedSms: false } },

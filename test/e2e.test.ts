@@ -19,7 +19,15 @@ afterAll(async () => {
 describe("the built server over stdio", () => {
   it("lists the tools with schemas and all four annotations", async () => {
     const { tools } = await server.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["get_current_user", "update_compliance", "update_user", "update_gdpr"]);
+    expect(tools.map((t) => t.name)).toEqual([
+      "get_current_user",
+      "update_compliance",
+      "search_users",
+      "get_user",
+      "update_user",
+      "get_gdpr_user",
+      "update_gdpr",
+    ]);
     for (const t of tools) {
       expect(t.inputSchema.type).toBe("object");
       expect(t.outputSchema?.type).toBe("object");

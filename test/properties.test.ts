@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { formatPath } from "../src/errors.js";
+import { COMPANY_ID } from "../src/sandbox/leadconnector.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { checkArgumentShape } from "../src/server.js";
 import type { ToolDefinition } from "../src/tools/define.js";
@@ -42,6 +43,14 @@ const states = fc
   .subarray([...US_STATE_CODES], { maxLength: 8 })
   .chain((codes) => fc.tuple(...codes.map((c) => fc.constantFrom(c, c.toLowerCase(), ` ${c} `))));
 
+/** A list field: the full list (replaces), or { add, remove } with at least one entry. */
+function edits<T>(list: fc.Arbitrary<T[]>): fc.Arbitrary<T[] | { add?: T[]; remove?: T[] }> {
+  return fc.oneof(
+    list,
+    fc.record({ add: list, remove: list }, { requiredKeys: [] }).filter((e) => (e.add?.length ?? 0) + (e.remove?.length ?? 0) > 0),
+  );
+}
+
 const complianceArgs = fc.record(
   {
     compliance: fc
@@ -59,8 +68,8 @@ const complianceArgs = fc.record(
             ),
             { maxLength: 4 },
           ),
-          licensedStates: states,
-          licensedProducts: fc.array(text(200), { maxLength: 5 }),
+          licensedStates: edits(states),
+          licensedProducts: edits(fc.array(text(200), { maxLength: 5 })),
         },
         { requiredKeys: [] },
       )
@@ -82,9 +91,9 @@ const userArgs = fc
       type: fc.constantFrom("account", "agency"),
       role: fc.constantFrom("admin", "user"),
       companyId: lcId,
-      locationIds: fc.array(lcId, { maxLength: 4 }),
+      locationIds: edits(fc.array(lcId, { maxLength: 4 })),
       permissions: fc.dictionary(fc.constantFrom(...PERMISSION_FLAGS), fc.boolean(), { maxKeys: 6 }),
-      scopes: fc.subarray([...KNOWN_SCOPES], { maxLength: 6 }),
+      scopes: edits(fc.subarray([...KNOWN_SCOPES], { maxLength: 6 })),
       scopesAssignedToOnly: fc.subarray([...KNOWN_SCOPES], { maxLength: 3 }),
       profilePhoto: alnum(1, 20).map((p) => `https://img.example.com/${p}.png`),
       twilioPhone: fc.dictionary(lcId, fc.oneof(fc.stringMatching(/^\+1[2-9]\d{9}$/), fc.constant("")), { maxKeys: 3 }),
@@ -114,10 +123,29 @@ const gdprArgs = fc
   )
   .filter((a) => Object.keys(a).some((k) => k !== "userId" && k !== "dryRun"));
 
+const GDPR_USERS = [SANDBOX_TWOSMS_USER_ID, "950c5cc3-a161-4d7e-858c-c8359d79b2a9", "4f1d7a52-93e0-4c1b-8b7e-2a6c0d9e5f31"];
+const getUserArgs = fc.record({ userId: fc.constantFrom(...LC_USERS, "n1l00farRah1m1000003") });
+const searchArgs = fc.record(
+  {
+    companyId: fc.constant(COMPANY_ID),
+    query: fc.oneof(text(200), fc.constantFrom("sam", "example.com", "+1512", "علی")),
+    locationId: fc.constantFrom("C2QujeCh8ZnC7al2InWR", "M2QrtfVt8ZnC7cv2InDL"),
+    role: fc.constantFrom("admin", "user"),
+    type: fc.constantFrom("account", "agency"),
+    limit: fc.integer({ min: 1, max: 100 }),
+    skip: fc.integer({ min: 0, max: 10 }),
+  },
+  { requiredKeys: ["companyId"] },
+);
+const getGdprArgs = fc.record({ userId: fc.constantFrom(...GDPR_USERS, ...GDPR_USERS.map((g) => g.toUpperCase())) });
+
 const VALID: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   get_current_user: fc.constant({}),
   update_compliance: complianceArgs,
+  search_users: searchArgs,
+  get_user: getUserArgs,
   update_user: userArgs,
+  get_gdpr_user: getGdprArgs,
   update_gdpr: gdprArgs,
 };
 
@@ -152,7 +180,10 @@ function mutate(valid: fc.Arbitrary<Record<string, unknown>>, nested?: string): 
 const INVALID: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   get_current_user: fc.dictionary(key, junk, { minKeys: 1, maxKeys: 4 }),
   update_compliance: mutate(complianceArgs, "compliance"),
+  search_users: mutate(searchArgs),
+  get_user: mutate(getUserArgs),
   update_user: mutate(userArgs, "permissions"),
+  get_gdpr_user: mutate(getGdprArgs),
   update_gdpr: mutate(gdprArgs),
 };
 
@@ -173,8 +204,12 @@ function refusal(def: ToolDefinition, args: Record<string, unknown>): string | u
   return undefined;
 }
 
-/** Control characters other than tab and newline, and every format character (bidi, zero-width, tags). */
-const HIDDEN_OUT = /[^\P{Cc}\t\n]|\p{Cf}/u;
+/**
+ * Control characters other than tab and newline, and every format character (bidi, zero-width, tags)
+ * except a joiner (ZWJ, ZWNJ) that stands between two letters, marks or emoji: scripts and emoji need those.
+ */
+const HIDDEN_OUT =
+  /[^\P{Cc}\t\n]|(?![\u200C\u200D])\p{Cf}|(?<![\p{L}\p{M}\p{Extended_Pictographic}\p{Emoji_Modifier}])[\u200C\u200D]|[\u200C\u200D](?![\p{L}\p{M}\p{Extended_Pictographic}\p{Emoji_Modifier}])/u;
 
 async function callAndCheck(name: string, args: Record<string, unknown>, mustSucceed: boolean): Promise<void> {
   const def = tool(name);

@@ -9,6 +9,14 @@ describe("what the model sees", () => {
     await expect(JSON.stringify(toolListing(ALL_TOOLS), null, 2)).toMatchFileSnapshot("./__snapshots__/tools-list.json");
   });
 
+  it("keeps what the model reads (names, descriptions, input schemas) within 16 KB of JSON", () => {
+    const read = toolListing(ALL_TOOLS).map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
+    const bytes = Buffer.byteLength(JSON.stringify(read));
+    expect(bytes).toBeLessThanOrEqual(16 * 1024);
+    // No schema carries a regex that only restates a format (zod writes a 400-character one for date-time).
+    expect(JSON.stringify(read)).not.toMatch(/"format":"date-time","pattern"/);
+  });
+
   it("describes every input field and declares all four annotations explicitly", () => {
     for (const tool of toolListing(ALL_TOOLS)) {
       const props = (tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>;
@@ -23,8 +31,19 @@ describe("what the model sees", () => {
     }
   });
 
-  it("marks only get_current_user read-only", () => {
-    expect(selectTools({ readOnly: true, tools: undefined }).map((t) => t.name)).toEqual(["get_current_user"]);
+  it("marks exactly the read tools read-only, and read-only mode serves all of them", () => {
+    expect(selectTools({ readOnly: true, tools: undefined }).map((t) => t.name)).toEqual([
+      "get_current_user",
+      "search_users",
+      "get_user",
+      "get_gdpr_user",
+    ]);
+    for (const t of ALL_TOOLS)
+      expect(t.annotations, t.name).toEqual(
+        t.name.startsWith("get_") || t.name.startsWith("search_")
+          ? { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }
+          : { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+      );
   });
 
   it("the start-up catalog names the same tools, in order, with the same read-only flags", () => {

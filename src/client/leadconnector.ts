@@ -27,6 +27,7 @@ export const LcUser = z.looseObject({
     .union([z.array(z.string()), z.string()])
     .nullish()
     .transform((v) => (typeof v === "string" ? v.split(/[\s,]+/).filter(Boolean) : v)),
+  deleted: z.boolean().nullish(),
   scopesAssignedToOnly: z
     .union([z.array(z.string()), z.string()])
     .nullish()
@@ -36,6 +37,24 @@ export const LcUser = z.looseObject({
   platformLanguage: z.string().nullish(),
   profilePhoto: z.string().nullish(),
 });
+
+export type LcSearchResult = z.infer<typeof LcSearchResult>;
+export const LcSearchResult = z.looseObject({
+  users: z.array(LcUser).nullish(),
+  // The total number of matches, not the page size.
+  count: z.number().nullish(),
+});
+
+/** Query of `GET /users/search`; the upstream takes every value as a string. */
+export interface LcSearchQuery {
+  companyId: string;
+  query?: string | undefined;
+  locationId?: string | undefined;
+  role?: string | undefined;
+  type?: string | undefined;
+  limit: number;
+  skip: number;
+}
 
 /** The body of `PUT /users/{userId}`: every field optional, only given fields are sent. */
 export interface LcUpdateUserBody {
@@ -90,6 +109,24 @@ export class LeadConnectorClient {
       path: `users/${pathSegment("userId", userId)}`,
       headers: this.auth,
       schema: LcUser,
+      retry: "idempotent",
+      ctx,
+    });
+    return res.data;
+  }
+
+  /** `GET /users/search` (scope users.readonly; agency or sub-account token). */
+  async searchUsers(ctx: CallContext, q: LcSearchQuery): Promise<LcSearchResult> {
+    const params = new URLSearchParams({ companyId: q.companyId, skip: String(q.skip), limit: String(q.limit) });
+    for (const key of ["query", "locationId", "role", "type"] as const) {
+      const v = q[key];
+      if (v !== undefined) params.set(key, v);
+    }
+    const res = await this.http.send({
+      method: "GET",
+      path: `users/search?${params.toString()}`,
+      headers: this.auth,
+      schema: LcSearchResult,
       retry: "idempotent",
       ctx,
     });

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config.js";
-import { createLeadConnector } from "./leadconnector.js";
+import { COMPANY_ID, createLeadConnector } from "./leadconnector.js";
 import { createLeadping } from "./leadping.js";
 import { type HandlerResponse, SANDBOX_CREDENTIALS } from "./shared.js";
 import { createTwoSms } from "./twosms.js";
@@ -22,6 +22,8 @@ export interface RecordedRequest {
   method: string;
   /** Path below the provider's prefix, without query, e.g. `/users/me`. */
   path: string;
+  /** The query string as sent, without the `?` ("" when none). */
+  query: string;
   headers: Record<string, string>;
   body: string;
   at: number;
@@ -112,7 +114,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : (v ?? "");
     const path = `/${rest.join("/")}`;
-    const recorded: RecordedRequest = { provider, method: req.method ?? "GET", path, headers, body, at: Date.now() };
+    const recorded: RecordedRequest = {
+      provider,
+      method: req.method ?? "GET",
+      path,
+      query: url.search.replace(/^\?/, ""),
+      headers,
+      body,
+      at: Date.now(),
+    };
     requests.push(recorded);
     res.on("close", () => {
       if (!res.writableFinished) abandoned.push(recorded);
@@ -127,7 +137,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const handler = { leadping: state.leadping.handle, leadconnector: state.leadconnector.handle, twosms: state.twosms.handle }[provider];
     let out: HandlerResponse;
     try {
-      out = handler({ method: recorded.method, path, headers, body });
+      out = handler({ method: recorded.method, path, query: url.searchParams, headers, body });
     } catch (err) {
       out = { status: 500, body: { message: `sandbox error: ${(err as Error).message}` } };
     }
@@ -269,7 +279,13 @@ export function sandboxConfig(config: Config, sandbox: Pick<Sandbox, "baseUrls">
     ...config,
     sandbox: true,
     leadping: { baseUrl: sandbox.baseUrls.leadping, token: c.leadpingToken },
-    leadconnector: { ...config.leadconnector, baseUrl: sandbox.baseUrls.leadconnector, token: c.leadconnectorToken },
+    leadconnector: {
+      ...config.leadconnector,
+      baseUrl: sandbox.baseUrls.leadconnector,
+      token: c.leadconnectorToken,
+      // search_users needs a company: the sandbox's own, unless one was configured.
+      companyId: config.leadconnector.companyId ?? COMPANY_ID,
+    },
     twosms: { baseUrl: sandbox.baseUrls.twosms, clientId: c.twosmsClientId, clientSecret: c.twosmsClientSecret, accessToken: undefined },
   };
 }

@@ -22,6 +22,7 @@ interface StoredUser {
   twilioPhone: Record<string, string>;
   lcPhone: Record<string, string>;
   platformLanguage: string;
+  deleted: boolean;
 }
 
 function seedUsers(): Map<string, StoredUser> {
@@ -36,7 +37,7 @@ function seedUsers(): Map<string, StoredUser> {
       password: "initial-password-not-returned",
       type: "account",
       role: "admin",
-      companyId: "UAXssdawIWAWD",
+      companyId: COMPANY_ID,
       locationIds: ["C2QujeCh8ZnC7al2InWR"],
       permissions: { campaignsEnabled: true, contactsEnabled: true, workflowsEnabled: true, settingsEnabled: true, invoiceEnabled: false },
       scopes: ["contacts.write", "campaigns.readonly"],
@@ -45,6 +46,7 @@ function seedUsers(): Map<string, StoredUser> {
       twilioPhone: { C2QujeCh8ZnC7al2InWR: "+18832327657" },
       lcPhone: { C2QujeCh8ZnC7al2InWR: "+18832320000" },
       platformLanguage: "en_US",
+      deleted: false,
     },
     {
       id: "aB3dE5gH7jK9mN1pQ3sT",
@@ -56,7 +58,7 @@ function seedUsers(): Map<string, StoredUser> {
       password: "another-initial-password",
       type: "account",
       role: "user",
-      companyId: "UAXssdawIWAWD",
+      companyId: COMPANY_ID,
       locationIds: ["C2QujeCh8ZnC7al2InWR", "M2QrtfVt8ZnC7cv2InDL"],
       permissions: { contactsEnabled: true, conversationsEnabled: true },
       scopes: ["contacts.write", "conversations.readonly"],
@@ -65,10 +67,55 @@ function seedUsers(): Map<string, StoredUser> {
       twilioPhone: {},
       lcPhone: {},
       platformLanguage: "es",
+      deleted: false,
+    },
+    person("sAmL33sUbAcc0unt0001", "Sam", "Lee", "sam.lee@example.com", "+15125550142", "user", ["M2QrtfVt8ZnC7cv2InDL"]),
+    person("k1mNguy3nAdm1n000002", "Kim", "Nguyen", "kim.nguyen@example.com", "+17135550177", "admin", ["C2QujeCh8ZnC7al2InWR"]),
+    // A Persian name spelled with a zero-width non-joiner (U+200C) between its two parts, as Persian does.
+    person("n1l00farRah1m1000003", "علی\u200cاکبر", "کریمی", "ali.karimi@example.com", "+14155550123", "user", ["M2QrtfVt8ZnC7cv2InDL"]),
+    { ...person("pAtAg3ncy0wn3r000004", "Pat", "Okafor", "pat@agency.example.com", "+13055550190", "admin", []), type: "agency" },
+    {
+      ...person("d3l3t3dUs3r000000005", "Lee", "Former", "former@example.com", "+12065550111", "user", ["C2QujeCh8ZnC7al2InWR"]),
+      deleted: true,
     },
   ];
   return new Map(users.map((u) => [u.id, u]));
 }
+
+function person(
+  id: string,
+  firstName: string,
+  lastName: string,
+  email: string,
+  phone: string,
+  role: string,
+  locationIds: string[],
+): StoredUser {
+  return {
+    id,
+    firstName,
+    lastName,
+    email,
+    phone,
+    extension: "",
+    password: "seeded-password-not-returned",
+    type: "account",
+    role,
+    companyId: COMPANY_ID,
+    locationIds,
+    permissions: { contactsEnabled: true },
+    scopes: ["contacts.write"],
+    scopesAssignedToOnly: [],
+    profilePhoto: "",
+    twilioPhone: {},
+    lcPhone: {},
+    platformLanguage: "en_US",
+    deleted: false,
+  };
+}
+
+/** The company (agency) every sandbox user and token belongs to. */
+export const COMPANY_ID = "UAXssdawIWAWD";
 
 /** The response DTO: no password, and no twilioPhone (the real API does not return it). */
 function dto(u: StoredUser): Record<string, unknown> {
@@ -85,6 +132,7 @@ function dto(u: StoredUser): Record<string, unknown> {
     roles: { type: u.type, role: u.role, locationIds: u.locationIds, restrictSubAccount: false },
     lcPhone: u.lcPhone,
     platformLanguage: u.platformLanguage,
+    deleted: u.deleted,
   };
 }
 
@@ -122,6 +170,11 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
     if (rl.over)
       return err(429, "Too many requests", "Too Many Requests", { ...rateHeaders, "retry-after": String(Math.ceil(rl.resetMs / 1000)) });
 
+    if (req.path === "/users/search") {
+      if (req.method !== "GET") return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
+      if (!scopes.includes("users.readonly")) return err(403, "The token is not authorized for this scope.", "Forbidden");
+      return { ...search(req.query), headers: rateHeaders };
+    }
     const m = /^\/users\/([^/]+)$/.exec(req.path);
     if (!m) return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
     const id = decodeURIComponent(m[1] as string);
@@ -147,6 +200,41 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
       return { status: 200, headers: rateHeaders, body: dto(user) };
     }
     return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
+  }
+
+  /** `GET /users/search`: every parameter a string, companyId required, count the total of matches. */
+  function search(q: URLSearchParams): HandlerResponse {
+    const companyId = q.get("companyId");
+    const problems: string[] = [];
+    if (!companyId) problems.push("companyId should not be empty", "companyId must be a string");
+    for (const k of ["skip", "limit"]) {
+      const v = q.get(k);
+      if (v !== null && !/^\d+$/.test(v)) problems.push(`${k} must be a number string`);
+    }
+    const role = q.get("role");
+    const type = q.get("type");
+    if (role !== null && !["admin", "user"].includes(role)) problems.push("role must be one of the following values: admin, user");
+    if (type !== null && !["account", "agency"].includes(type)) problems.push("type must be one of the following values: account, agency");
+    if (problems.length) return err(422, problems, "Unprocessable Entity");
+    // Every sandbox token belongs to one company: another company is the agency/sub-account mismatch.
+    if (companyId !== COMPANY_ID) return err(403, "The token does not have access to this company.", "Forbidden");
+    const text = q.get("query")?.trim().toLowerCase();
+    const locationId = q.get("locationId");
+    const matches = [...users.values()]
+      .filter(
+        (u) =>
+          (!text ||
+            `${u.firstName} ${u.lastName}`.toLowerCase().includes(text) ||
+            u.email.toLowerCase().includes(text) ||
+            u.phone.includes(text)) &&
+          (!locationId || u.locationIds.includes(locationId)) &&
+          (!role || u.role === role) &&
+          (!type || u.type === type),
+      )
+      .sort((a, b) => `${a.firstName} ${a.lastName}`.localeCompare(`${b.firstName} ${b.lastName}`));
+    const skip = Number(q.get("skip") ?? "0");
+    const limit = Number(q.get("limit") ?? "25");
+    return { status: 200, body: { users: matches.slice(skip, skip + limit).map(dto), count: matches.length } };
   }
 
   return {

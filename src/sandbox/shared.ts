@@ -1,6 +1,8 @@
 export interface HandlerRequest {
   method: string;
   path: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   headers: Record<string, string>;
   body: string;
 }

@@ -53,6 +53,29 @@ function seedUsers(): Map<string, Record<string, unknown>> {
       AgreementDate: null,
       DeclineDate: "2024-03-02T08:00:00.0000000+00:00",
     },
+    {
+      // Sinhala spells "shri" with a zero-width joiner after the virama (ශ්‍රී); the display name also
+      // carries an emoji ZWJ sequence (woman technologist). Both must survive a read and a write back.
+      ID: "4f1d7a52-93e0-4c1b-8b7e-2a6c0d9e5f31",
+      AccountID: "2bae3b5e-7785-454a-a3fb-b1e3dfef1a2c",
+      AdminUser: false,
+      Enabled: true,
+      DisplayName: "\u0DC1\u0DCA\u200D\u0DBB\u0DD2\u0DBA\u0DCF \u0DB4\u0DD9\u0DBB\u0DDA\u0DBB\u0DCF \u{1F469}\u200D\u{1F4BB}",
+      EmailAddress: "shriya.perera@example.lk",
+      Username: "sperera",
+      MobilePhone: "+94 77 123 4567",
+      TimeZone: "Sri Lanka Standard Time",
+      Password: "third-stored-hash",
+      Pin: "4321",
+      DPAVersion: "2.0",
+      PrivacyPolicyVersion: "2024-06",
+      LanguageID: "12e59a6b-77a9-4af4-88c1-fb271171c0e2",
+      Preferences: 0,
+      DateCreated: "2025-01-20T06:30:00.0000000+00:00",
+      DateModified: "2025-01-20T06:30:00.0000000+00:00",
+      AgreementDate: "2025-01-20T06:31:00.0000000+00:00",
+      DeclineDate: null,
+    },
   ];
   return new Map(users.map((u) => [String(u.ID).toLowerCase(), u]));
 }

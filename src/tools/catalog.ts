@@ -8,7 +8,10 @@ import { type Config, ConfigError } from "../config.js";
 export const TOOL_CATALOG: ReadonlyArray<{ name: string; readOnly: boolean }> = [
   { name: "get_current_user", readOnly: true },
   { name: "update_compliance", readOnly: false },
+  { name: "search_users", readOnly: true },
+  { name: "get_user", readOnly: true },
   { name: "update_user", readOnly: false },
+  { name: "get_gdpr_user", readOnly: true },
   { name: "update_gdpr", readOnly: false },
 ];
 

@@ -2,13 +2,24 @@ import type { Config } from "../config.js";
 import { selectToolNames } from "./catalog.js";
 import type { ToolDefinition } from "./define.js";
 import { getCurrentUser } from "./get-current-user.js";
+import { getGdprUser } from "./get-gdpr-user.js";
+import { getUser } from "./get-user.js";
+import { searchUsers } from "./search-users.js";
 import { updateCompliance } from "./update-compliance.js";
 import { updateGdpr } from "./update-gdpr.js";
 import { updateUser } from "./update-user.js";
 
 /** Every tool the server can expose, in the order tools/list shows them. */
 // biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each entry is typed where it is defined.
-export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [getCurrentUser, updateCompliance, updateUser, updateGdpr];
+export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [
+  getCurrentUser,
+  updateCompliance,
+  searchUsers,
+  getUser,
+  updateUser,
+  getGdprUser,
+  updateGdpr,
+];
 
 /** The definitions of the tools this configuration exposes (see selectToolNames). */
 export function selectTools(config: Pick<Config, "readOnly" | "tools">): ToolDefinition[] {

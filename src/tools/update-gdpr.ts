@@ -2,11 +2,10 @@ import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
 import { defineWriteTool } from "../writes/pipeline.js";
 import { type Change, diff, guardCredentials, InputError, plainText } from "./define.js";
+import { Gdpr, gdprOf, guid, UserOut, userOut } from "./twosms-user.js";
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */
 const MOBILE = /^(?=.*?\d.*?\d.*?\d.*?\d.*?\d)([+]?)([\d\s()-]{5,20})$/;
-const guid = (what: string) => z.string().trim().regex(GUID, `must be a GUID such as c8e4ae5d-ebc0-4f08-a0a0-05399413bb43`).describe(what);
 
 /** Tool argument → 2SMS wire field. */
 const WIRE = {
@@ -62,29 +61,6 @@ const input = z.strictObject({
     .max(256)
     .optional()
     .describe("New password. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed"),
-});
-
-const UserOut = z.object({
-  id: z.string().nullish(),
-  accountId: z.string().nullish(),
-  displayName: z.string().nullish(),
-  emailAddress: z.string().nullish(),
-  username: z.string().nullish(),
-  mobilePhone: z.string().nullish(),
-  timeZone: z.string().nullish(),
-  enabled: z.boolean().nullish(),
-  adminUser: z.boolean().nullish(),
-  languageId: z.string().nullish(),
-  preferences: z.union([z.number(), z.string()]).nullish(),
-  dateCreated: z.string().nullish(),
-  dateModified: z.string().nullish(),
-});
-
-const Gdpr = z.object({
-  agreementDate: z.string().nullish().describe("When the user accepted the privacy policy and data processing agreement"),
-  declineDate: z.string().nullish().describe("When the user declined them"),
-  dpaVersion: z.string().nullish().describe("Data processing agreement version accepted"),
-  privacyPolicyVersion: z.string().nullish().describe("Privacy policy version accepted"),
 });
 
 const readOnlyReason = (name: string) =>
@@ -191,30 +167,3 @@ export const updateGdpr = defineWriteTool({
     credentialFields: ["password", "pin"],
   },
 });
-
-function userOut(u: TwoSmsUser): z.infer<typeof UserOut> {
-  return {
-    id: u.ID,
-    accountId: u.AccountID,
-    displayName: u.DisplayName,
-    emailAddress: u.EmailAddress,
-    username: u.Username,
-    mobilePhone: u.MobilePhone,
-    timeZone: u.TimeZone,
-    enabled: u.Enabled,
-    adminUser: u.AdminUser,
-    languageId: u.LanguageID,
-    preferences: u.Preferences,
-    dateCreated: u.DateCreated,
-    dateModified: u.DateModified,
-  };
-}
-
-function gdprOf(u: TwoSmsUser): z.infer<typeof Gdpr> {
-  return {
-    agreementDate: u.AgreementDate,
-    declineDate: u.DeclineDate,
-    dpaVersion: u.DPAVersion,
-    privacyPolicyVersion: u.PrivacyPolicyVersion,
-  };
-}

@@ -11,8 +11,8 @@ export function listField<A extends z.ZodType, R extends z.ZodType>(item: A, rem
     z.array(item).max(max),
     z
       .strictObject({
-        add: z.array(item).max(max).optional().describe("Entries to add (already present: a warning, not an error)"),
-        remove: z.array(removeItem).max(max).optional().describe("Entries to remove (absent: a warning, not an error)"),
+        add: z.array(item).max(max).optional(),
+        remove: z.array(removeItem).max(max).optional(),
       })
       .refine((e) => (e.add?.length ?? 0) + (e.remove?.length ?? 0) > 0, { message: "give add, remove, or both (non-empty)" }),
   ]);

@@ -100,12 +100,12 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
 ): ToolDefinition {
   const { write, view, input, ...rest } = def;
   const full = input.extend({
-    dryRun: z.boolean().default(false).describe("true: read the record and return what would change, and a previewToken; write nothing"),
+    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
     previewToken: z
       .string()
       .max(200_000)
       .optional()
-      .describe("From a dry run of the same arguments: write only if the fields it read still hold the values it saw"),
+      .describe("From a dry run with the same arguments: write only if the record has not moved since"),
   });
   return defineTool({
     ...rest,

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { defineTool, InputError, plainText } from "./define.js";
+
+const Row = z.object({
+  id: z.string().nullish(),
+  name: z.string().nullish(),
+  email: z.string().nullish(),
+  phone: z.string().nullish(),
+  role: z.string().nullish(),
+  type: z.string().nullish(),
+  locationIds: z.array(z.string()).nullish(),
+  deleted: z.boolean().nullish(),
+});
+
+export const searchUsers = defineTool({
+  name: "search_users",
+  title: "Search LeadConnector (HighLevel) users",
+  provider: "leadconnector",
+  description: [
+    "Finds LeadConnector / HighLevel users of a company (GET /users/search): by name, email or phone (query),",
+    "sub-account, role or type, a page at a time. Returns compact rows with ids for get_user and update_user,",
+    "the total count, and nextSkip for the next page. Read-only.",
+  ].join(" "),
+  input: z.strictObject({
+    query: plainText(200).optional().describe("Text matched against full name, email and phone; omit to list all"),
+    companyId: plainText(100).optional().describe("Company (agency) id; default LEADCONNECTOR_COMPANY_ID"),
+    locationId: plainText(100).optional().describe("Only users of this sub-account; default LEADCONNECTOR_LOCATION_ID"),
+    role: z.enum(["admin", "user"]).optional().describe("Only admins or only users"),
+    type: z.enum(["account", "agency"]).optional().describe("Only sub-account (account) or agency users"),
+    limit: z.number().int().min(1).max(100).default(25).describe("Page size, 1-100"),
+    skip: z.number().int().min(0).max(1_000_000).default(0).describe("Rows to skip (nextSkip of the previous page)"),
+  }),
+  output: z.object({
+    users: z.array(Row),
+    count: z.number().describe("Total matches (all pages)"),
+    nextSkip: z.number().optional().describe("skip for the next page; absent on the last page"),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  errorHints: {
+    forbidden:
+      "The token in LEADCONNECTOR_TOKEN cannot search this company: it lacks the users.readonly scope, or it belongs to another agency or sub-account than companyId (a sub-account token searches only its own company). Check companyId and LEADCONNECTOR_COMPANY_ID.",
+  },
+  async handler(args, ctx, { clients, config }) {
+    const companyId = args.companyId ?? config.leadconnector.companyId;
+    if (!companyId)
+      throw new InputError([
+        {
+          field: "companyId",
+          message: "LeadConnector searches within one company: pass companyId, or set LEADCONNECTOR_COMPANY_ID in the server's environment",
+        },
+      ]);
+    const result = await clients.leadconnector().searchUsers(ctx, {
+      companyId,
+      query: args.query,
+      locationId: args.locationId ?? config.leadconnector.locationId,
+      role: args.role,
+      type: args.type,
+      limit: args.limit,
+      skip: args.skip,
+    });
+    const users = (result.users ?? []).map((u) => ({
+      id: u.id,
+      name: u.name ?? ([u.firstName, u.lastName].filter(Boolean).join(" ") || null),
+      email: u.email,
+      phone: u.phone,
+      role: u.roles?.role,
+      type: u.roles?.type,
+      locationIds: u.roles?.locationIds,
+      ...(u.deleted !== undefined ? { deleted: u.deleted } : {}),
+    }));
+    const count = result.count ?? users.length;
+    const next = args.skip + users.length;
+    return { users, count, ...(users.length > 0 && next < count ? { nextSkip: next } : {}) };
+  },
+});
