@@ -21,6 +21,8 @@ export interface AuditRecord {
   changes: Array<{ field: string; before: unknown; after: unknown }>;
   confirmation: Confirmation;
   client?: { name?: string | undefined; version?: string | undefined } | undefined;
+  /** In caller-credentials mode: a hash of the caller's credentials, so tenants' writes can be told apart. */
+  tenant?: string | undefined;
   requestId?: string | undefined;
   /** For failed and unknown outcomes: what happened, in a line. */
   error?: string | undefined;
@@ -128,6 +130,7 @@ export interface AuditEntry {
   outcome: AuditOutcome;
   confirmation: Confirmation;
   client?: AuditRecord["client"];
+  tenant?: string | undefined;
   requestId?: string | undefined;
   error?: string | undefined;
   sandbox?: true;
@@ -181,6 +184,7 @@ function entryOf(r: AuditRecord): AuditEntry {
     outcome: r.outcome ?? "unknown",
     confirmation: r.confirmation,
     ...(r.client ? { client: r.client } : {}),
+    ...(r.tenant ? { tenant: r.tenant } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),
     ...(r.error ? { error: r.error } : {}),
     ...(r.sandbox ? { sandbox: true as const } : {}),

@@ -41,6 +41,23 @@ export interface Config {
   auditLog: string | undefined;
   /** Key for signing preview tokens, shared by processes that must accept each other's; else a random one. */
   previewKey: string | undefined;
+  /** The remote (Streamable HTTP) mode's settings; used with --http. */
+  http: {
+    port: number;
+    host: string;
+    /** Bearer token every request must carry (server-credentials mode: required). */
+    token: string | undefined;
+    /** server: upstream credentials from this configuration; caller: each request brings its own. */
+    credentials: "server" | "caller";
+    /** Host header values accepted (hostnames, port ignored). */
+    allowedHosts: string[];
+    /** Origin header values accepted, when a request has one. */
+    allowedOrigins: string[];
+    /** Requests handled at once; past it, 503 with Retry-After. */
+    maxInFlight: number;
+    /** How long calls under way may take to finish after SIGTERM. */
+    graceMs: number;
+  };
   /** Where each variable that is set came from: "environment" or an env file's path (unset ones are defaults). */
   sources: Record<string, string>;
 }
@@ -84,6 +101,18 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
     meaning: "key (32+ characters) signing preview tokens, when several processes share them",
     secret: true,
   },
+  { name: "USERS_MCP_HTTP_PORT", meaning: "port for --http (default 8787)" },
+  { name: "USERS_MCP_HTTP_HOST", meaning: "address for --http to listen on (default 127.0.0.1)" },
+  {
+    name: "USERS_MCP_HTTP_TOKEN",
+    meaning: "bearer token every HTTP request must carry (required with --http unless --sandbox)",
+    secret: true,
+  },
+  { name: "USERS_MCP_HTTP_CREDENTIALS", meaning: "server (default) or caller: whether HTTP callers bring their own upstream credentials" },
+  { name: "USERS_MCP_HTTP_ALLOWED_HOSTS", meaning: "comma-separated Host names --http answers (default localhost,127.0.0.1,::1)" },
+  { name: "USERS_MCP_HTTP_ALLOWED_ORIGINS", meaning: "comma-separated Origins --http accepts when a request has one (default none)" },
+  { name: "USERS_MCP_HTTP_MAX_IN_FLIGHT", meaning: "HTTP requests handled at once; more get 503 with Retry-After (default 256)" },
+  { name: "USERS_MCP_HTTP_GRACE_MS", meaning: "after SIGTERM, how long calls under way may take to finish (default 20000)" },
   { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --env-file; default ~/.config/users-mcp/.env)" },
 ];
 
@@ -217,6 +246,49 @@ const EnvSchema = z.object({
     }),
   USERS_MCP_CONFIRM_TIMEOUT_MS: milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
   USERS_MCP_AUDIT_LOG: z.string().optional(),
+  USERS_MCP_HTTP_PORT: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return 8787;
+      const n = Number(value.trim());
+      if (!/^\d+$/.test(value.trim()) || n > 65535) {
+        ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_PORT must be a port number from 0 to 65535, got "${value}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  USERS_MCP_HTTP_HOST: z.string().optional(),
+  USERS_MCP_HTTP_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 16, {
+      message: "USERS_MCP_HTTP_TOKEN must be at least 16 characters (for example: openssl rand -hex 32)",
+    }),
+  USERS_MCP_HTTP_CREDENTIALS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const v = (value ?? "server").trim().toLowerCase();
+      if (v === "server" || v === "caller") return v;
+      ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_CREDENTIALS must be server or caller, got "${value}"` });
+      return z.NEVER;
+    }),
+  USERS_MCP_HTTP_ALLOWED_HOSTS: z.string().optional(),
+  USERS_MCP_HTTP_ALLOWED_ORIGINS: z.string().optional(),
+  USERS_MCP_HTTP_MAX_IN_FLIGHT: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return 256;
+      const n = Number(value.trim());
+      if (!/^\d+$/.test(value.trim()) || n < 1 || n > 100_000) {
+        ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_MAX_IN_FLIGHT must be a whole number from 1 to 100000, got "${value}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  USERS_MCP_HTTP_GRACE_MS: milliseconds("USERS_MCP_HTTP_GRACE_MS", 20_000, 600_000),
   USERS_MCP_PREVIEW_KEY: z
     .string()
     .optional()
@@ -229,6 +301,16 @@ export interface ConfigOverrides {
   readOnly?: boolean;
   tools?: string;
   sandbox?: boolean;
+  httpPort?: number;
+  httpHost?: string;
+}
+
+/** A comma-separated list; undefined when the variable is unset. */
+function list(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(",")
+    .map((v) => v.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 /**
@@ -298,6 +380,16 @@ export function loadConfig(
     },
     confirm: { mode: e.USERS_MCP_CONFIRM, timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS },
     auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env),
+    http: {
+      port: overrides.httpPort ?? e.USERS_MCP_HTTP_PORT,
+      host: overrides.httpHost ?? e.USERS_MCP_HTTP_HOST ?? "127.0.0.1",
+      token: e.USERS_MCP_HTTP_TOKEN,
+      credentials: e.USERS_MCP_HTTP_CREDENTIALS,
+      allowedHosts: list(e.USERS_MCP_HTTP_ALLOWED_HOSTS) ?? ["localhost", "127.0.0.1", "::1"],
+      allowedOrigins: list(e.USERS_MCP_HTTP_ALLOWED_ORIGINS) ?? [],
+      maxInFlight: e.USERS_MCP_HTTP_MAX_IN_FLIGHT,
+      graceMs: e.USERS_MCP_HTTP_GRACE_MS,
+    },
     previewKey: e.USERS_MCP_PREVIEW_KEY,
     placeholders,
     sources: Object.fromEntries(Object.keys(cleaned).map((name) => [name, sources[name] ?? "environment"])),
@@ -332,6 +424,7 @@ export function secretsOf(config: Config): string[] {
     config.twosms.clientSecret,
     config.twosms.accessToken,
     config.previewKey,
+    config.http.token,
   ].filter((s): s is string => typeof s === "string" && s.length >= 4);
 }
 

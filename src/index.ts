@@ -14,6 +14,9 @@ Usage:
   users-mcp audit [options]     show recent writes from the audit log (--json, --target ID, --since ISO, --limit N)
 
 Options:
+  --http              serve MCP Streamable HTTP at /mcp instead of stdio (stateless; see README "Remote mode")
+  --port N            port for --http (default 8787; also USERS_MCP_HTTP_PORT)
+  --host ADDR         address for --http (default 127.0.0.1; also USERS_MCP_HTTP_HOST)
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
   --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user)
   --tools a,b         expose only the named tools (get_current_user, update_compliance, search_users,
@@ -71,6 +74,8 @@ async function main(): Promise<void> {
         ...(values["read-only"] ? { readOnly: true } : {}),
         ...(values.tools !== undefined ? { tools: values.tools } : {}),
         ...(values.sandbox ? { sandbox: true } : {}),
+        ...(values.port !== undefined ? { httpPort: Number(values.port) } : {}),
+        ...(values.host !== undefined ? { httpHost: values.host } : {}),
       },
       settings.sources,
     );
@@ -95,7 +100,54 @@ async function main(): Promise<void> {
     process.exitCode = await runDoctor(config, (s) => process.stdout.write(s), settings.file); // allow-stdout: doctor is a CLI report
     return;
   }
-  await serve(config, logger, settings.file);
+  if (values.http) await serveRemote(config, logger);
+  else await serve(config, logger, settings.file);
+}
+
+/** --http: the remote mode (src/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
+async function serveRemote(config: Config, logger: Logger): Promise<void> {
+  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  if (config.sandbox) {
+    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    sandbox = await startSandbox();
+    config = sandboxConfig(config, sandbox);
+  }
+  const { serveHttp } = await import("./http.js");
+  let handle: Awaited<ReturnType<typeof serveHttp>>;
+  try {
+    handle = await serveHttp(config, logger);
+  } catch (err) {
+    await sandbox?.close();
+    if (err instanceof ConfigError) fail(`${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL")
+      fail(`cannot listen on ${config.http.host}:${config.http.port} (${code}): choose another --port or --host`);
+    throw err;
+  }
+  const stop = (why: string) => {
+    void handle.drain(why).then(async () => {
+      await sandbox?.close();
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
+  process.on("unhandledRejection", (err) =>
+    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+  const mode =
+    config.http.credentials === "caller"
+      ? "caller credentials (each request brings its own X-Leadping-Token, X-LeadConnector-Token, X-TwoSMS-* headers)"
+      : config.sandbox
+        ? "SANDBOX: fake upstreams, demo data only"
+        : credentialRoutes(config)
+            .filter((r) => r.configured)
+            .map((r) => r.summary)
+            .join("; ") || "no provider configured";
+  logger.info(
+    `users-mcp ${VERSION} serving MCP over HTTP at ${handle.url} (stateless; ${config.http.token ? "bearer token required" : "no endpoint token"}); ${mode}`,
+  );
 }
 
 function parseCli(argv: string[]) {
@@ -106,6 +158,9 @@ function parseCli(argv: string[]) {
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
       sandbox: { type: "boolean" },
+      http: { type: "boolean" },
+      port: { type: "string" },
+      host: { type: "string" },
       "read-only": { type: "boolean" },
       tools: { type: "string" },
       "env-file": { type: "string" },
@@ -120,6 +175,9 @@ function parseCli(argv: string[]) {
   if (command !== "audit")
     for (const f of ["json", "target", "since", "limit"] as const)
       if (values[f] !== undefined) throw new Error(`--${f} goes with the audit command`);
+  if (!values.http) for (const f of ["port", "host"] as const) if (values[f] !== undefined) throw new Error(`--${f} goes with --http`);
+  if (values.port !== undefined && (!/^\d+$/.test(values.port) || Number(values.port) > 65535))
+    throw new Error(`--port must be a port number from 0 to 65535, got "${values.port}"`);
   if (extra.length) throw new Error(`unexpected argument "${extra[0]}"`);
   return { values, command };
 }

@@ -12,6 +12,15 @@ export function registerSecret(value: string | null | undefined): void {
   if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH && !secrets.includes(value)) secrets.push(value);
 }
 
+/**
+ * Drops a secret that no longer has a user in this process (a remote tenant whose clients were
+ * evicted), so that the list, which every output is checked against, stays bounded.
+ */
+export function forgetSecret(value: string | null | undefined): void {
+  const i = typeof value === "string" ? secrets.indexOf(value) : -1;
+  if (i >= 0) secrets.splice(i, 1);
+}
+
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 const HAS_BEARER = new RegExp(BEARER.source, "i");
 const MAY_HOLD_BEARER = /bearer/i;

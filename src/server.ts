@@ -75,6 +75,38 @@ export interface ServerDeps {
   logger: Logger;
   /** Aborted when the process is shutting down: in-flight calls stop and answer instead of being cut off. */
   shutdown?: AbortSignal;
+  /** State shared by every server of a process (the HTTP mode makes one server per request). */
+  shared?: SharedState;
+  /** The caller's tenant (a hash of its credentials), recorded with its writes in caller-credentials mode. */
+  tenant?: string | undefined;
+}
+
+/** What servers of one process share: the tool catalog, the preview key, the audit log. */
+export interface SharedState {
+  catalog(): Promise<Catalog>;
+  previews: PreviewTokens;
+  audit: AuditLog | undefined;
+  close(): Promise<void>;
+}
+
+export function createShared(config: Config): SharedState {
+  selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
+  // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
+  // the host's initialize has been answered: start-up pays only for what initialize needs.
+  let catalog: Promise<Catalog> | undefined;
+  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  return {
+    catalog() {
+      catalog ??= import("./tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
+        const tools = selectTools(config);
+        return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])), listing: toolListing(tools) };
+      });
+      return catalog;
+    },
+    previews: new PreviewTokens(config.previewKey),
+    audit,
+    close: async () => audit?.close(),
+  };
 }
 
 /** Tool calls under way, so a shutdown can wait for them to answer. */
@@ -133,33 +165,23 @@ export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer({ config, clients, logger, shutdown }: ServerDeps): Server {
-  selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
-  // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
-  // the host's initialize has been answered: start-up pays only for what initialize needs.
-  let catalog: Promise<Catalog> | undefined;
-  const load = (): Promise<Catalog> => {
-    catalog ??= import("./tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
-      const tools = selectTools(config);
-      return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])), listing: toolListing(tools) };
-    });
-    return catalog;
-  };
-
+export function createServer({ config, clients, logger, shutdown, shared, tenant }: ServerDeps): Server {
+  const own = shared ?? createShared(config);
+  const load = own.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
   const validator = new LazyJsonSchemaValidator();
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
     { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: validator },
   );
-  const previews = new PreviewTokens(config.previewKey);
-  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
-  server.onclose = () => void audit?.close();
+  // A server that made its own shared state closes it; shared state outlives the servers using it.
+  if (!shared) server.onclose = () => void own.close();
   const writeServices = (requestId: RequestId): WriteServices => ({
-    audit,
-    previews,
+    audit: own.audit,
+    previews: own.previews,
     person: personFor(server, requestId, config, validator),
     client: server.getClientVersion(),
+    tenant,
   });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await load()).listing }));

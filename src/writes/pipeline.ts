@@ -33,6 +33,8 @@ export interface WriteServices {
   person: Person;
   /** The MCP client, as it named itself at initialize. */
   client: { name?: string | undefined; version?: string | undefined } | undefined;
+  /** The caller's tenant (a hash of its credentials) in caller-credentials mode. */
+  tenant?: string | undefined;
 }
 
 /** What a tool's merge decided: the change, and how to send it. */
@@ -167,7 +169,7 @@ async function runWrite<Args, Rec>(
   try {
     const current = await contract.read(ctx, change, deps);
     const plan = contract.plan(change, current, deps);
-    const base = { tool, provider, target: id, client: services.client, sandbox: deps.config.sandbox };
+    const base = { tool, provider, target: id, client: services.client, sandbox: deps.config.sandbox, tenant: services.tenant };
     const record = (
       phase: "intent" | "outcome",
       outcome: AuditOutcome | undefined,
@@ -334,7 +336,14 @@ function verify<Rec>(contract: WriteContract<unknown, Rec>, changed: Change[], r
 }
 
 function auditRecord(
-  base: { tool: string; provider: Provider; target: string; client: WriteServices["client"]; sandbox: boolean },
+  base: {
+    tool: string;
+    provider: Provider;
+    target: string;
+    client: WriteServices["client"];
+    sandbox: boolean;
+    tenant: string | undefined;
+  },
   contract: Pick<WriteContract<unknown, unknown>, "credentialFields">,
   changed: Change[],
   phase: "intent" | "outcome",
@@ -355,6 +364,7 @@ function auditRecord(
     ),
     confirmation,
     ...(base.client ? { client: { name: base.client.name, version: base.client.version } } : {}),
+    ...(base.tenant ? { tenant: base.tenant } : {}),
     ...(base.sandbox ? { sandbox: true as const } : {}),
     ...more,
   };

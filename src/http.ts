@@ -1,0 +1,269 @@
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { type Clients, createClients } from "./clients.js";
+import { type Config, ConfigError, isLoopbackHost } from "./config.js";
+import type { Logger } from "./log.js";
+import { redact } from "./redact.js";
+import { createServer, createShared, inFlight as toolCallsInFlight } from "./server.js";
+import { TenantClients } from "./tenants.js";
+
+/**
+ * The remote mode: MCP Streamable HTTP at /mcp, stateless, so any replica can answer any request and
+ * replicas can come and go behind a load balancer. Each POST gets a fresh MCP server over the SDK's
+ * own transport; what must outlive a request (tool definitions, the preview key, the audit log,
+ * upstream connection pools and token caches) is shared by the process.
+ *
+ * Stateless has a cost: the server cannot send a request of its own to the client between calls or
+ * during one (no session to route the answer back to), so a person cannot be asked to confirm a
+ * write. The write path then behaves as with a host that cannot ask (USERS_MCP_CONFIRM).
+ */
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Settings that make --http unsafe or unusable: listed at start-up, before anything listens. */
+export function httpConfigProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const h = config.http;
+  if (h.credentials === "server" && !h.token) {
+    if (!config.sandbox)
+      problems.push(
+        "USERS_MCP_HTTP_TOKEN is required with --http: every request must carry Authorization: Bearer <token>, or anyone who can reach the port can use this server's upstream credentials. Set it (for example: openssl rand -hex 32), or use --sandbox for a local trial",
+      );
+    else if (!isLoopbackHost(h.host))
+      problems.push(`--host ${h.host} goes beyond this machine, and no USERS_MCP_HTTP_TOKEN is set: set one, or listen on 127.0.0.1`);
+  }
+  return problems;
+}
+
+export interface HttpHandle {
+  url: string;
+  server: NodeHttpServer;
+  /** Stops accepting, lets calls under way finish (up to the grace period), then closes. */
+  drain(why: string): Promise<void>;
+}
+
+export async function serveHttp(config: Config, logger: Logger): Promise<HttpHandle> {
+  const problems = httpConfigProblems(config);
+  if (problems.length) throw new ConfigError(problems);
+  const h = config.http;
+  const shared = createShared(config);
+  const stopping = new AbortController();
+  const tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
+  const serverClients: Clients | undefined = tenants ? undefined : createClients(config);
+  const tokenDigest = h.token ? digest(h.token) : undefined;
+  const allowedHosts = new Set(h.allowedHosts.map((x) => x.replace(/^\[|\]$/g, "")));
+  const allowedOrigins = new Set(h.allowedOrigins);
+  const configured =
+    config.sandbox ||
+    h.credentials === "caller" ||
+    Boolean(config.leadping.token || config.leadconnector.token || config.twosms.accessToken || config.twosms.clientId);
+  let draining = false;
+  let active = 0;
+
+  const logLine = (fields: Record<string, unknown>) => {
+    if (config.logLevel === "error" || config.logLevel === "warn") return;
+    process.stderr.write(`${redact(JSON.stringify(fields))}\n`);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const given = req.headers["x-request-id"];
+    const requestId = typeof given === "string" && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+    res.setHeader("x-request-id", requestId);
+    const seen: { method?: string | undefined; tool?: string | undefined; tenant?: string | undefined } = {};
+    res.once("close", () =>
+      logLine({
+        time: new Date().toISOString(),
+        requestId,
+        http: `${req.method} ${(req.url ?? "").split("?")[0]}`,
+        ...(seen.method ? { method: seen.method } : {}),
+        ...(seen.tool ? { tool: seen.tool } : {}),
+        ...(seen.tenant ? { tenant: seen.tenant } : {}),
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      }),
+    );
+
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") return reply(res, 200, { status: "ok" });
+    if (path === "/readyz")
+      return draining
+        ? reply(res, 503, { status: "draining" })
+        : configured
+          ? reply(res, 200, { status: "ready" })
+          : reply(res, 503, { status: "not configured: no provider has credentials" });
+    if (path !== "/mcp") return reply(res, 404, { error: "not found: the MCP endpoint is /mcp" });
+
+    // DNS rebinding: a page on another site must not reach a server on this machine through a
+    // name that resolves here, so the Host must be one this server was told it is called.
+    if (!allowedHosts.has(hostnameOf(req.headers.host)))
+      return rpcError(res, 403, "Forbidden: this Host is not allowed (USERS_MCP_HTTP_ALLOWED_HOSTS)");
+    // A browser page may call only from an origin the operator listed, or from this server's own
+    // origin (same host and port as the Host just checked): a same-origin request is no rebinding.
+    const origin = req.headers.origin?.toLowerCase();
+    if (origin !== undefined && !allowedOrigins.has(origin) && !isOwnOrigin(origin, req.headers.host))
+      return rpcError(res, 403, "Forbidden: this Origin is not allowed (USERS_MCP_HTTP_ALLOWED_ORIGINS)");
+    if (tokenDigest && !bearerMatches(req.headers.authorization, tokenDigest)) {
+      res.setHeader("www-authenticate", 'Bearer realm="users-mcp"');
+      return rpcError(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
+    }
+    if (draining) {
+      res.setHeader("connection", "close");
+      res.setHeader("retry-after", "5");
+      return rpcError(res, 503, "This server is shutting down; retry on another replica");
+    }
+    if (req.method !== "POST") {
+      // Stateless: no session, so no stream to open (GET) and none to end (DELETE).
+      res.setHeader("allow", "POST");
+      return rpcError(res, 405, "Method not allowed: this server is stateless; send JSON-RPC with POST");
+    }
+    if (active >= h.maxInFlight) {
+      res.setHeader("retry-after", "1");
+      return rpcError(res, 503, `Too many requests in flight (${h.maxInFlight}); retry shortly`);
+    }
+
+    active += 1;
+    res.once("close", () => {
+      active -= 1;
+    });
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge(req, res);
+    const text = await readBody(req);
+    if (text === undefined) return tooLarge(req, res);
+
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return reply(res, 400, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null });
+    }
+    const first = (Array.isArray(message) ? message[0] : message) as { method?: unknown; params?: { name?: unknown } } | undefined;
+    if (typeof first?.method === "string") seen.method = first.method;
+    if (seen.method === "tools/call" && typeof first?.params?.name === "string") seen.tool = first.params.name.slice(0, 64);
+
+    const { clients, tenant } = tenants ? tenants.forRequest(req.headers) : { clients: serverClients as Clients, tenant: undefined };
+    seen.tenant = tenant;
+    const server = createServer({ config, clients, logger, shutdown: stopping.signal, shared, tenant });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.once("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, message);
+  }
+
+  const httpServer = createHttpServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      if (!res.headersSent) rpcError(res, 500, "Internal error in users-mcp; the server keeps running");
+      else res.destroy();
+    });
+  });
+  // Slow clients: headers must arrive within 10 s and the whole request within 30 s; an idle
+  // connection is closed after a call's longest possible run (queue wait plus its deadline).
+  httpServer.headersTimeout = 10_000;
+  httpServer.requestTimeout = 30_000;
+  httpServer.keepAliveTimeout = 5_000;
+  httpServer.setTimeout(2 * config.timeoutMs + 10_000);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(h.port, h.host, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  let drained: Promise<void> | undefined;
+  const drain = (why: string): Promise<void> => {
+    drained ??= (async () => {
+      draining = true;
+      logger.info(`draining (${why}): not accepting new requests; ${active} under way get up to ${h.graceMs} ms`);
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      const until = Date.now() + h.graceMs;
+      while ((active > 0 || toolCallsInFlight.count > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      // Past the grace period, calls still running are stopped and answer with an error.
+      stopping.abort();
+      for (let waited = 0; toolCallsInFlight.count > 0 && waited < 1_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      httpServer.closeAllConnections();
+      await closed;
+      await Promise.allSettled([serverClients?.close(), tenants?.close(), shared.close()]);
+    })();
+    return drained;
+  };
+
+  return { url: `http://${host}:${address.port}/mcp`, server: httpServer, drain };
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function rpcError(res: ServerResponse, status: number, message: string): void {
+  reply(res, status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null });
+}
+
+/** Answers 413 without reading the rest, and drops the connection once the answer is out. */
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader("connection", "close");
+  res.once("finish", () => req.destroy());
+  reply(res, 413, {
+    jsonrpc: "2.0",
+    error: { code: -32600, message: `Request body too large: at most ${MAX_BODY_BYTES / 1024 / 1024} MiB` },
+    id: null,
+  });
+}
+
+/** The body as text, or undefined once it passes MAX_BODY_BYTES (reading stops there). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off("data", onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.once("error", reject);
+  });
+}
+
+/** The host name of a Host header, without port or IPv6 brackets, lower-cased. */
+function hostnameOf(host: string | undefined): string {
+  if (!host) return "";
+  const h = host.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
+  return h.replace(/:\d+$/, "");
+}
+
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    const o = new URL(origin);
+    return (o.protocol === "http:" || o.protocol === "https:") && host !== undefined && o.host === host.trim().toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/** Constant-time comparison of a presented bearer token with the configured one (through their digests). */
+function bearerMatches(authorization: string | undefined, expected: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  return m !== null && timingSafeEqual(digest(m[1] as string), expected);
+}
