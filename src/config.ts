@@ -57,6 +57,8 @@ export interface Config {
     maxInFlight: number;
     /** How long calls under way may take to finish after SIGTERM. */
     graceMs: number;
+    /** How long a client may take to send a request's headers. */
+    headersTimeoutMs: number;
   };
   /** Where each variable that is set came from: "environment" or an env file's path (unset ones are defaults). */
   sources: Record<string, string>;
@@ -111,8 +113,9 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "USERS_MCP_HTTP_CREDENTIALS", meaning: "server (default) or caller: whether HTTP callers bring their own upstream credentials" },
   { name: "USERS_MCP_HTTP_ALLOWED_HOSTS", meaning: "comma-separated Host names --http answers (default localhost,127.0.0.1,::1)" },
   { name: "USERS_MCP_HTTP_ALLOWED_ORIGINS", meaning: "comma-separated Origins --http accepts when a request has one (default none)" },
-  { name: "USERS_MCP_HTTP_MAX_IN_FLIGHT", meaning: "HTTP requests handled at once; more get 503 with Retry-After (default 256)" },
+  { name: "USERS_MCP_HTTP_MAX_IN_FLIGHT", meaning: "HTTP requests handled at once; more get 503 with Retry-After (default 512)" },
   { name: "USERS_MCP_HTTP_GRACE_MS", meaning: "after SIGTERM, how long calls under way may take to finish (default 20000)" },
+  { name: "USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", meaning: "how long an HTTP client may take to send its request headers (default 10000)" },
   { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --env-file; default ~/.config/users-mcp/.env)" },
 ];
 
@@ -280,7 +283,7 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (value === undefined) return 256;
+      if (value === undefined) return 512;
       const n = Number(value.trim());
       if (!/^\d+$/.test(value.trim()) || n < 1 || n > 100_000) {
         ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_MAX_IN_FLIGHT must be a whole number from 1 to 100000, got "${value}"` });
@@ -289,6 +292,7 @@ const EnvSchema = z.object({
       return n;
     }),
   USERS_MCP_HTTP_GRACE_MS: milliseconds("USERS_MCP_HTTP_GRACE_MS", 20_000, 600_000),
+  USERS_MCP_HTTP_HEADERS_TIMEOUT_MS: milliseconds("USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", 10_000, 120_000),
   USERS_MCP_PREVIEW_KEY: z
     .string()
     .optional()
@@ -389,6 +393,7 @@ export function loadConfig(
       allowedOrigins: list(e.USERS_MCP_HTTP_ALLOWED_ORIGINS) ?? [],
       maxInFlight: e.USERS_MCP_HTTP_MAX_IN_FLIGHT,
       graceMs: e.USERS_MCP_HTTP_GRACE_MS,
+      headersTimeoutMs: e.USERS_MCP_HTTP_HEADERS_TIMEOUT_MS,
     },
     previewKey: e.USERS_MCP_PREVIEW_KEY,
     placeholders,

@@ -155,17 +155,18 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
     await transport.handleRequest(req, res, message);
   }
 
-  const httpServer = createHttpServer((req, res) => {
+  const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       if (!res.headersSent) rpcError(res, 500, "Internal error in users-mcp; the server keeps running");
       else res.destroy();
     });
   });
-  // Slow clients: headers must arrive within 10 s and the whole request within 30 s; an idle
-  // connection is closed after a call's longest possible run (queue wait plus its deadline).
-  httpServer.headersTimeout = 10_000;
-  httpServer.requestTimeout = 30_000;
+  // Slow clients: headers must arrive within USERS_MCP_HTTP_HEADERS_TIMEOUT_MS (10 s) and the whole
+  // request within 30 s; an idle connection is closed after a call's longest possible run (queue
+  // wait plus its deadline).
+  httpServer.headersTimeout = h.headersTimeoutMs;
+  httpServer.requestTimeout = Math.max(30_000, h.headersTimeoutMs);
   httpServer.keepAliveTimeout = 5_000;
   httpServer.setTimeout(2 * config.timeoutMs + 10_000);
 
@@ -182,15 +183,16 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   let drained: Promise<void> | undefined;
   const drain = (why: string): Promise<void> => {
     drained ??= (async () => {
+      // New MCP requests get 503 and /readyz turns 503 at once, while the port stays open so that
+      // probes and load balancers see it; calls under way get the grace period to finish.
       draining = true;
       logger.info(`draining (${why}): not accepting new requests; ${active} under way get up to ${h.graceMs} ms`);
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeIdleConnections();
       const until = Date.now() + h.graceMs;
       while ((active > 0 || toolCallsInFlight.count > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       // Past the grace period, calls still running are stopped and answer with an error.
       stopping.abort();
       for (let waited = 0; toolCallsInFlight.count > 0 && waited < 1_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeAllConnections();
       await closed;
       await Promise.allSettled([serverClients?.close(), tenants?.close(), shared.close()]);
