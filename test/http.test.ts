@@ -278,7 +278,8 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
         ...statesB.map((st) => b.callTool({ name: "update_compliance", arguments: { compliance: { licensedStates: { add: [st] } } } })),
       ]);
       for (const r of results as CallToolResult[]) expect(r.isError, text(r)).toBeFalsy();
-      const stored = (token: string) => (sandbox.state.leadping.userFor(token)?.compliance as { licensedStates: string[] }).licensedStates;
+      const stored = (token: string) =>
+        (sandbox.state.leadping.userFor(token)?.compliance as { licensedStates?: string[] } | undefined)?.licensedStates;
       expect(stored(SANDBOX_CREDENTIALS.leadpingToken)).toEqual(expect.arrayContaining(statesA));
       expect(stored(SANDBOX_CREDENTIALS.leadpingToken)).not.toEqual(expect.arrayContaining(["NV"]));
       expect(stored(SANDBOX_CREDENTIALS.leadpingLegacyToken)).toEqual(expect.arrayContaining(statesB));
