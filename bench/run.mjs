@@ -282,6 +282,84 @@ async function writeRounds() {
   return { audited: summary(rounds.audited), unaudited: summary(rounds.unaudited) };
 }
 
+// ---- remote mode: stateless Streamable HTTP against the SDK's minimal stateless HTTP server ----
+
+/** Starts an HTTP server process and resolves with its /mcp URL once it listens. */
+function startHttpServer(args, extraEnv, fromStdout) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const look = (d) => {
+      out += d;
+      const m = fromStdout ? /^(http:\S+)$/m.exec(out) : /serving MCP over HTTP at (\S+)/.exec(out);
+      if (m) resolve({ url: m[1], child });
+    };
+    (fromStdout ? child.stdout : child.stderr).on("data", look);
+    child.on("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
+  });
+}
+
+async function httpCalls(url, headers) {
+  const agent = new Agent({ connections: CONCURRENCY });
+  let id = 0;
+  const call = async () => {
+    const res = await request(url, {
+      method: "POST",
+      dispatcher: agent,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+        ...headers,
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "get_current_user", arguments: {} } }),
+    });
+    const body = await res.body.json();
+    if (res.statusCode !== 200 || body.result?.isError)
+      throw new Error(`HTTP call failed: ${res.statusCode} ${JSON.stringify(body).slice(0, 200)}`);
+  };
+  const r = await timeCalls(call);
+  await agent.close();
+  return r;
+}
+
+async function httpRounds() {
+  const token = "bench-endpoint-token-0123456789abcdef";
+  const variants = {
+    sdk: () => startHttpServer([here("./fixtures/sdk-http-one-tool.mjs")], {}, true),
+    ours: () =>
+      startHttpServer([SERVERS.ours, "--http", "--port", "0"], { USERS_MCP_HTTP_TOKEN: token, USERS_MCP_LOG_LEVEL: "info" }, false),
+    oursNoToken: () =>
+      startHttpServer(
+        [SERVERS.ours, "--http", "--port", "0"],
+        { USERS_MCP_HTTP_CREDENTIALS: "caller", USERS_MCP_LOG_LEVEL: "info" },
+        false,
+      ),
+  };
+  const headers = {
+    sdk: {},
+    ours: { authorization: `Bearer ${token}` },
+    oursNoToken: { "x-leadping-token": SANDBOX_CREDENTIALS.leadpingToken },
+  };
+  const rounds = { sdk: [], ours: [], oursNoToken: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = Object.keys(variants);
+    for (let k = 0; k < order.length; k++) {
+      const name = order[(r + k) % order.length];
+      const { url, child } = await variants[name]();
+      rounds[name].push(await httpCalls(url, headers[name]));
+      child.kill("SIGTERM");
+      await new Promise((res) => child.once("exit", res));
+    }
+  }
+  const summary = (rs) => ({
+    p50: median(rs.map((x) => x.p50)),
+    p99: median(rs.map((x) => x.p99)),
+    throughput: median(rs.map((x) => x.throughput)),
+  });
+  return Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, summary(v)]));
+}
+
 // ---- run ----
 
 log(`cold start: ${COLD_RUNS} interleaved runs each...`);
@@ -294,6 +372,8 @@ log(
   `writes: ${ROUNDS} round(s) of ${WRITE_CALLS} sequential update_user calls, then ${WRITE_CALLS} by ${WRITERS} parallel writers on one record...`,
 );
 const write = await writeRounds();
+log(`remote mode: ${ROUNDS} round(s) of get_current_user over HTTP, ours against the SDK's stateless HTTP server...`);
+const remote = await httpRounds();
 await sandbox.close();
 
 const ratios = {
@@ -306,12 +386,16 @@ const ratios = {
   rssSteadyVsSdk: mem.ours.afterMoreCalls / mem.sdk.afterMoreCalls,
   writeP50AuditedVsOff: write.audited.p50 / write.unaudited.p50,
   sameRecordAuditedVsOff: write.audited.sameRecordPerSecond / write.unaudited.sameRecordPerSecond,
+  httpP50VsSdk: remote.ours.p50 / remote.sdk.p50,
+  httpThroughputVsSdk: remote.ours.throughput / remote.sdk.throughput,
 };
 const targets = [
   ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
   ["p50 per call ours/sdk", ratios.p50VsSdk, "<=", 1.5],
   ["throughput ours/sdk", ratios.throughputVsSdk, ">=", 0.8],
   ["RSS after calls ours/sdk", ratios.rssVsSdk, "<=", 1.2],
+  ["HTTP p50 ours/sdk", ratios.httpP50VsSdk, "<=", 1.5],
+  ["HTTP throughput ours/sdk", ratios.httpThroughputVsSdk, ">=", 0.8],
 ];
 
 const ms = (x) => `${x.toFixed(1)} ms`;
@@ -345,6 +429,11 @@ const rows = [
   `  audit log on (2 fsyncs)   ${ms(write.audited.p50).padStart(10)} / ${ms(write.audited.p99).padEnd(9)} ${write.audited.sameRecordPerSecond.toFixed(0).padStart(7)} /s   on/off p50 ${ratios.writeP50AuditedVsOff.toFixed(2)}, writes/s ${ratios.sameRecordAuditedVsOff.toFixed(2)}`,
   `  parallel list additions lost: ${write.audited.lost + write.unaudited.lost} of ${2 * ROUNDS * WRITE_CALLS}`,
   "",
+  `remote mode, get_current_user over HTTP (stateless, a server per request): sequential p50/p99, throughput at ${CONCURRENCY} concurrent`,
+  `  SDK stateless HTTP server ${ms(remote.sdk.p50).padStart(10)} / ${ms(remote.sdk.p99).padEnd(9)} ${remote.sdk.throughput.toFixed(0).padStart(7)} /s`,
+  `  users-mcp, bearer token   ${ms(remote.ours.p50).padStart(10)} / ${ms(remote.ours.p99).padEnd(9)} ${remote.ours.throughput.toFixed(0).padStart(7)} /s   p50 ${ratios.httpP50VsSdk.toFixed(2)}, throughput ${ratios.httpThroughputVsSdk.toFixed(2)}`,
+  `  users-mcp, caller creds   ${ms(remote.oursNoToken.p50).padStart(10)} / ${ms(remote.oursNoToken.p99).padEnd(9)} ${remote.oursNoToken.throughput.toFixed(0).padStart(7)} /s   (no endpoint token; p50 ${(remote.ours.p50 - remote.oursNoToken.p50).toFixed(2)} ms from the bearer-token run)`,
+  "",
   "targets",
   ...targets.map(
     ([name, value, op, bound]) =>
@@ -362,6 +451,7 @@ const result = {
   perCall: calls,
   rssBytes: mem,
   writes: write,
+  remote,
   ratios,
   targets: targets.map(([name, value, op, bound]) => ({ name, value, op, bound, met: op === "<=" ? value <= bound : value >= bound })),
 };

@@ -1,0 +1,22 @@
+// `npm run test:cluster` needs HAProxy: installed from Debian's packages when it is missing.
+import { execFileSync, spawnSync } from "node:child_process";
+
+const has = () => spawnSync("haproxy", ["-v"], { stdio: "ignore" }).status === 0;
+if (!has()) {
+  process.stderr.write("HAProxy is not installed: installing it from Debian's packages (apt-get install -y haproxy)...\n");
+  const asRoot = typeof process.getuid === "function" && process.getuid() === 0 ? [] : ["sudo"];
+  const run = (args) =>
+    execFileSync(asRoot.length ? "sudo" : args[0], asRoot.length ? args : args.slice(1), { stdio: ["ignore", "ignore", "inherit"] });
+  try {
+    run(["apt-get", "update"]);
+    run(["apt-get", "install", "-y", "haproxy"]);
+  } catch (err) {
+    process.stderr.write(`Could not install HAProxy (${err.message}). Install it (apt-get install haproxy) and run again.\n`);
+    process.exit(1);
+  }
+  if (!has()) {
+    process.stderr.write("HAProxy still cannot be run after installing it.\n");
+    process.exit(1);
+  }
+}
+process.stderr.write(`${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}\n`);

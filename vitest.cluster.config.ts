@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+// `npm run test:cluster`: three replicas of the built server behind HAProxy on loopback.
+export default defineConfig({
+  test: {
+    include: ["test-cluster/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
+});
