@@ -155,7 +155,7 @@ describe("three replicas behind HAProxy", () => {
     expect(new Set(results.slice(0, a.length).map((r) => r.replica)).size).toBe(1);
     expect(new Set(results.slice(a.length).map((r) => r.replica)).size).toBe(1);
     const states = (token: string) =>
-      (sandbox.state.leadping.userFor(token)?.compliance as { licensedStates?: string[] }).licensedStates ?? [];
+      (sandbox.state.leadping.userFor(token)?.compliance as { licensedStates?: string[] } | undefined)?.licensedStates ?? [];
     expect(states(TENANT_A)).toEqual(expect.arrayContaining(a));
     expect(states(TENANT_B)).toEqual(expect.arrayContaining(b));
     expect(states(TENANT_A)).not.toContain("NV");
