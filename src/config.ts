@@ -161,22 +161,45 @@ function httpUrl(name: string, fallback: string) {
     .transform((value) => value.replace(/\/+$/, ""));
 }
 
-function milliseconds(name: string, fallback: number, max: number) {
+/** A whole number from `min` to `max`; `unit` words the error ("milliseconds"). */
+function wholeNumber(name: string, fallback: number, min: number, max: number, unit = "") {
   return z
     .string()
     .optional()
     .transform((value, ctx) => {
       if (value === undefined) return fallback;
       const n = Number(value.trim());
-      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
-        ctx.addIssue({ code: "custom", message: `${name} must be a positive whole number of milliseconds, got "${value}"` });
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be a ${min > 0 ? "positive " : ""}whole number${unit ? ` of ${unit}` : ""}, got "${value}"`,
+        });
         return z.NEVER;
       }
       if (n > max) {
-        ctx.addIssue({ code: "custom", message: `${name} must be at most ${max} (${max / 60_000} minutes), got ${n}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be at most ${max}${unit === "milliseconds" ? ` (${max / 60_000} minutes)` : ""}, got ${n}`,
+        });
         return z.NEVER;
       }
       return n;
+    });
+}
+
+const milliseconds = (name: string, fallback: number, max: number) => wholeNumber(name, fallback, 1, max, "milliseconds");
+
+/** One of a few words, case-insensitive. */
+function choice<T extends string>(name: string, values: readonly T[], fallback: T) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return fallback;
+      const v = value.trim().toLowerCase();
+      if ((values as readonly string[]).includes(v)) return v as T;
+      ctx.addIssue({ code: "custom", message: `${name} must be one of ${values.join(", ")}, got "${value}"` });
+      return z.NEVER;
     });
 }
 
@@ -223,44 +246,15 @@ const EnvSchema = z.object({
   TWOSMS_CLIENT_SECRET: optionalSecret,
   TWOSMS_ACCESS_TOKEN: optionalSecret,
   USERS_MCP_TIMEOUT_MS: milliseconds("USERS_MCP_TIMEOUT_MS", 15_000, 600_000),
-  USERS_MCP_LOG_LEVEL: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return "info" as LogLevel;
-      const v = value.trim().toLowerCase();
-      if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
-      ctx.addIssue({ code: "custom", message: `USERS_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${value}"` });
-      return z.NEVER;
-    }),
+  USERS_MCP_LOG_LEVEL: choice("USERS_MCP_LOG_LEVEL", LOG_LEVELS, "info"),
   USERS_MCP_ALLOW_CREDENTIAL_CHANGES: flag("USERS_MCP_ALLOW_CREDENTIAL_CHANGES"),
   USERS_MCP_READ_ONLY: flag("USERS_MCP_READ_ONLY"),
   USERS_MCP_SANDBOX: flag("USERS_MCP_SANDBOX"),
   USERS_MCP_TOOLS: z.string().optional(),
-  USERS_MCP_CONFIRM: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return "ask" as ConfirmMode;
-      const v = value.trim().toLowerCase();
-      if ((CONFIRM_MODES as readonly string[]).includes(v)) return v as ConfirmMode;
-      ctx.addIssue({ code: "custom", message: `USERS_MCP_CONFIRM must be one of ${CONFIRM_MODES.join(", ")}, got "${value}"` });
-      return z.NEVER;
-    }),
+  USERS_MCP_CONFIRM: choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
   USERS_MCP_CONFIRM_TIMEOUT_MS: milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
   USERS_MCP_AUDIT_LOG: z.string().optional(),
-  USERS_MCP_HTTP_PORT: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return 8787;
-      const n = Number(value.trim());
-      if (!/^\d+$/.test(value.trim()) || n > 65535) {
-        ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_PORT must be a port number from 0 to 65535, got "${value}"` });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  USERS_MCP_HTTP_PORT: wholeNumber("USERS_MCP_HTTP_PORT", 8787, 0, 65535),
   USERS_MCP_HTTP_HOST: z.string().optional(),
   USERS_MCP_HTTP_TOKEN: z
     .string()
@@ -268,29 +262,10 @@ const EnvSchema = z.object({
     .refine((v) => v === undefined || v.length >= 16, {
       message: "USERS_MCP_HTTP_TOKEN must be at least 16 characters (for example: openssl rand -hex 32)",
     }),
-  USERS_MCP_HTTP_CREDENTIALS: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      const v = (value ?? "server").trim().toLowerCase();
-      if (v === "server" || v === "caller") return v;
-      ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_CREDENTIALS must be server or caller, got "${value}"` });
-      return z.NEVER;
-    }),
+  USERS_MCP_HTTP_CREDENTIALS: choice("USERS_MCP_HTTP_CREDENTIALS", ["server", "caller"] as const, "server"),
   USERS_MCP_HTTP_ALLOWED_HOSTS: z.string().optional(),
   USERS_MCP_HTTP_ALLOWED_ORIGINS: z.string().optional(),
-  USERS_MCP_HTTP_MAX_IN_FLIGHT: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return 512;
-      const n = Number(value.trim());
-      if (!/^\d+$/.test(value.trim()) || n < 1 || n > 100_000) {
-        ctx.addIssue({ code: "custom", message: `USERS_MCP_HTTP_MAX_IN_FLIGHT must be a whole number from 1 to 100000, got "${value}"` });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  USERS_MCP_HTTP_MAX_IN_FLIGHT: wholeNumber("USERS_MCP_HTTP_MAX_IN_FLIGHT", 512, 1, 100_000),
   USERS_MCP_HTTP_GRACE_MS: milliseconds("USERS_MCP_HTTP_GRACE_MS", 20_000, 600_000),
   USERS_MCP_HTTP_HEADERS_TIMEOUT_MS: milliseconds("USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", 10_000, 120_000),
   USERS_MCP_PREVIEW_KEY: z
