@@ -289,12 +289,19 @@ function startHttpServer(args, extraEnv, fromStdout) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
+    const stream = fromStdout ? child.stdout : child.stderr;
     const look = (d) => {
       out += d;
       const m = fromStdout ? /^(http:\S+)$/m.exec(out) : /serving MCP over HTTP at (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child });
+      if (!m) return;
+      // Stop reading: the server logs a line per request, and keeping (and searching) them all would
+      // slow this process, which is also the client being timed. The output is still drained.
+      stream.off("data", look);
+      stream.resume();
+      resolve({ url: m[1], child });
     };
-    (fromStdout ? child.stdout : child.stderr).on("data", look);
+    stream.on("data", look);
+    (fromStdout ? child.stderr : child.stdout).resume();
     child.on("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
   });
 }
