@@ -97,7 +97,9 @@ const ChangeSchema = z.object({
 
 /** Fields every write tool's result shares, so agents read all three the same way. */
 export const writeResultFields = {
-  applied: z.boolean().describe("True when the change was written upstream; false for a dry run or when nothing needed changing"),
+  applied: z
+    .boolean()
+    .describe("True when the change was written upstream; false for a dry run, when nothing needed changing, or when the person declined"),
   dryRun: z.boolean().describe("True when this was a dry run: nothing was written"),
   changed: z.array(ChangeSchema).describe("Each field whose value differs (or would differ) from what the upstream held"),
   message: z.string().describe("One-sentence summary of what happened"),
