@@ -4,9 +4,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 const has = () => spawnSync("haproxy", ["-v"], { stdio: "ignore" }).status === 0;
 if (!has()) {
   process.stderr.write("HAProxy is not installed: installing it from Debian's packages (apt-get install -y haproxy)...\n");
-  const asRoot = typeof process.getuid === "function" && process.getuid() === 0 ? [] : ["sudo"];
+  const root = process.getuid?.() === 0;
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const run = (args) =>
-    execFileSync(asRoot.length ? "sudo" : args[0], asRoot.length ? args : args.slice(1), { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(root ? args[0] : "sudo", root ? args.slice(1) : ["-E", ...args], { stdio: ["ignore", "ignore", "inherit"], env });
   try {
     run(["apt-get", "update"]);
     run(["apt-get", "install", "-y", "haproxy"]);
