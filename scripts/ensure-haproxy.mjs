@@ -1,7 +1,9 @@
 // `npm run test:cluster` needs HAProxy: installed from Debian's packages when it is missing.
 import { execFileSync, spawnSync } from "node:child_process";
 
-const has = () => spawnSync("haproxy", ["-v"], { stdio: "ignore" }).status === 0;
+// Debian installs it in /usr/sbin, which a non-root PATH may lack; the cluster test looks there too.
+const PATH = `${process.env.PATH ?? ""}:/usr/sbin:/sbin`;
+const has = () => spawnSync("haproxy", ["-v"], { stdio: "ignore", env: { ...process.env, PATH } }).status === 0;
 if (!has()) {
   process.stderr.write("HAProxy is not installed: installing it from Debian's packages (apt-get install -y haproxy)...\n");
   const root = process.getuid?.() === 0;
@@ -20,4 +22,4 @@ if (!has()) {
     process.exit(1);
   }
 }
-process.stderr.write(`${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}\n`);
+process.stderr.write(`${execFileSync("haproxy", ["-v"], { encoding: "utf8", env: { ...process.env, PATH } }).split("\n")[0]}\n`);

@@ -24,7 +24,8 @@ interface Proc {
 }
 
 function start(command: string, args: string[], env: Record<string, string | undefined>): Proc {
-  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Debian puts haproxy in /usr/sbin, which a non-root PATH may lack.
+  const child = spawn(command, args, { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin`, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { child, out: [], exited: false };
   child.stdout?.on("data", (d: Buffer) => p.out.push(d.toString()));
   child.stderr?.on("data", (d: Buffer) => p.out.push(d.toString()));
