@@ -370,6 +370,26 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
   });
 });
 
+describe("readiness", () => {
+  it("/readyz is 503 when no provider has credentials, and 200 once one has", async () => {
+    const bare = await startHttp({ USERS_MCP_HTTP_TOKEN: TOKEN });
+    try {
+      const res = await fetch(bare.url.replace("/mcp", "/readyz"));
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: "not configured: no provider has credentials" });
+      expect((await fetch(bare.url.replace("/mcp", "/healthz"))).status).toBe(200);
+    } finally {
+      await bare.stop();
+    }
+    const configured = await startHttp({ USERS_MCP_HTTP_TOKEN: TOKEN, LEADPING_API_TOKEN: SANDBOX_CREDENTIALS.leadpingToken });
+    try {
+      expect((await fetch(configured.url.replace("/mcp", "/readyz"))).status).toBe(200);
+    } finally {
+      await configured.stop();
+    }
+  });
+});
+
 describe("drain", () => {
   it("on SIGTERM: /readyz turns 503, new calls get 503, the call under way finishes, and the process exits 0", async () => {
     const s = await startHttp(sandboxEnv(sandbox, { USERS_MCP_HTTP_TOKEN: TOKEN }));

@@ -120,6 +120,26 @@ describe("parallel writes to one record lose nothing", () => {
   });
 });
 
+describe("a queued call cancelled by the client", () => {
+  it("leaves the queue and never writes, while the call ahead of it completes", async () => {
+    h.sandbox.fault({ provider: "leadping", method: "PUT", delayMs: 600, kind: "pass" });
+    const first = h.call("update_compliance", { compliance: { acceptedBaa: true } });
+    await until(() => h.sandbox.requestsTo("leadping", "PUT").length === 1);
+    const abort = new AbortController();
+    const queued = h.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedEmail: false } } }, undefined, {
+      signal: abort.signal,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    abort.abort();
+    await expect(queued).rejects.toThrow();
+    expect((await first).isError).toBeFalsy();
+    await new Promise((r) => setTimeout(r, 200));
+    // Only the first call read and wrote: the cancelled one never reached the upstream.
+    expect(h.sandbox.requestsTo("leadping").map((r) => r.method)).toEqual(["GET", "PUT"]);
+    expect(compliance(h)).toMatchObject({ acceptedBaa: true, acceptedEmail: true });
+  });
+});
+
 describe("lists edited without restating them", () => {
   it("licensedStates add and remove, with warnings for what was already there or absent", async () => {
     const r = await h.call("update_compliance", { compliance: { licensedStates: { add: ["ca", "TX"], remove: ["OK", "NV"] } } });
