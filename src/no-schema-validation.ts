@@ -28,10 +28,6 @@ export class LazyJsonSchemaValidator implements jsonSchemaValidator {
     return this.loading;
   }
 
-  get loaded(): boolean {
-    return this.real !== undefined;
-  }
-
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
     if (!this.real) throw new Error("the JSON Schema validator is not loaded yet: call load() before eliciting");
     return this.real.getValidator<T>(schema);

@@ -119,10 +119,6 @@ export class TenantClients {
     return entry.client;
   }
 
-  get size(): number {
-    return this.cache.size;
-  }
-
   async close(): Promise<void> {
     const all = [...this.cache.values()];
     this.cache.clear();

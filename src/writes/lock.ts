@@ -35,9 +35,4 @@ export class RecordQueues {
     }
     return done;
   }
-
-  /** Calls queued or running on a record (for tests and the bench). */
-  busy(key: string): boolean {
-    return this.tails.has(key);
-  }
 }
