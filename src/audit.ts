@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { constants, type FileHandle, mkdir, open, readFile } from "node:fs/promises";
+import { chmod, constants, type FileHandle, mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { redact } from "./redact.js";
 
 /** How a write ended. A write that ends before the upstream is touched (declined, conflict, unchanged) has one record. */
 export type AuditOutcome = "applied" | "failed" | "unknown" | "declined" | "conflict" | "unchanged";
@@ -42,53 +41,178 @@ export class AuditError extends Error {
 
 export const newAuditId = (): string => randomUUID();
 
+/** How long an audit operation may take: until `deadline` (epoch ms), and no longer than `signal` lives. */
+export interface AuditLimits {
+  deadline: number;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The one serializer of audit records. The record is built field by field by the write path (secret
+ * fields already replaced), so nothing here rewrites content: it only makes the line one line for every
+ * reader. JSON.stringify leaves U+2028, U+2029 and U+0085 raw, and line readers that split on them
+ * (Python's splitlines, several log shippers) would cut a record in two.
+ */
+export function serializeAuditRecord(record: AuditRecord): string {
+  return `${JSON.stringify(record).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`;
+}
+
 /**
  * The append-only audit log: JSON Lines, one record a line, every line synced to disk before the
  * call goes on. The directory is created 0700 and the file 0600: it names people and what changed
  * on their records. Opened on the first write, so a server that only reads never touches it.
+ *
+ * Every file operation runs under the call's deadline: a path on a FIFO nobody reads, a stalled
+ * network volume or a path under /proc must refuse the write (fail closed, naming the path), not hang
+ * it and every write queued behind it. An operation that never returns still holds a thread of
+ * Node's pool, so while one is outstanding the next write is refused at once instead of adding another.
  */
 export class AuditLog {
-  private handle: Promise<FileHandle> | undefined;
+  private handle: FileHandle | undefined;
+  /** An operation that has not returned yet, and what it was; a later write does not pile onto it. */
+  private stuck: { what: string; since: number } | undefined;
+  private warned = false;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly warn: (message: string) => void = () => {},
+  ) {}
 
-  /** Appends one record and syncs it to disk; throws AuditError when that cannot be done. */
-  async append(record: AuditRecord): Promise<void> {
-    // Values come from tools that already hide credentials; redact catches any secret that slipped in.
-    const line = `${redact(JSON.stringify(record))}\n`;
+  /** Appends one record and syncs it to disk; throws AuditError when that cannot be done in time. */
+  async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
+    const line = serializeAuditRecord(record);
     try {
-      const handle = await this.open();
-      await handle.write(line);
-      await handle.datasync();
+      const handle = this.handle ?? (await this.open(limits));
+      await this.bounded("append", handle.write(line), limits);
+      await this.bounded("fsync", handle.datasync(), limits);
     } catch (err) {
       const failed = this.handle;
       this.handle = undefined; // the next write tries afresh (a disk that was full may have room again)
-      failed?.then((h) => h.close()).catch(() => {});
+      if (failed && !this.stuck) failed.close().catch(() => {});
       throw err instanceof AuditError ? err : new AuditError(this.path, reason(err));
     }
   }
 
-  private open(): Promise<FileHandle> {
-    this.handle ??= (async () => {
-      try {
-        await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-        const handle = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-        const { mode } = await handle.stat();
-        if (process.platform !== "win32" && (mode & 0o077) !== 0) await handle.chmod(0o600);
-        return handle;
-      } catch (err) {
-        throw new AuditError(this.path, reason(err));
-      }
-    })();
-    return this.handle;
+  /** Opens the log (creating it) without writing: what doctor checks. */
+  async ready(limits: AuditLimits): Promise<void> {
+    if (!this.handle) await this.open(limits);
   }
 
+  /** Runs one file operation under the limits; past them, refuses and remembers it is still outstanding. */
+  private bounded<T>(what: string, op: Promise<T>, limits: AuditLimits): Promise<T> {
+    if (this.stuck) {
+      op.catch(() => {});
+      const s = Math.round((Date.now() - this.stuck.since) / 1000);
+      return Promise.reject(new AuditError(this.path, `an earlier ${this.stuck.what} has not returned for ${s} s; timed out`));
+    }
+    const left = limits.deadline - Date.now();
+    if (left <= 0 || limits.signal?.aborted) {
+      op.catch(() => {});
+      return Promise.reject(new AuditError(this.path, `timed out before ${what}`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const give = (err: AuditError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        limits.signal?.removeEventListener("abort", onAbort);
+        this.stuck = { what, since: Date.now() };
+        op.then(
+          () => {
+            this.stuck = undefined;
+          },
+          () => {
+            this.stuck = undefined;
+          },
+        );
+        reject(err);
+      };
+      const onAbort = () => give(new AuditError(this.path, `${what} stopped: the call ended before it returned`));
+      const timer = setTimeout(() => give(new AuditError(this.path, `${what} timed out after ${left} ms`)), left);
+      limits.signal?.addEventListener("abort", onAbort, { once: true });
+      op.then(
+        (v) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          limits.signal?.removeEventListener("abort", onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          limits.signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async open(limits: AuditLimits): Promise<FileHandle> {
+    const dir = dirname(this.path);
+    let created: string | undefined;
+    try {
+      created = await this.bounded("mkdir", mkdir(dir, { recursive: true, mode: 0o700 }), limits);
+    } catch (err) {
+      throw err instanceof AuditError ? err : new AuditError(this.path, reason(err));
+    }
+    await this.tightenDirectory(dir, created !== undefined, limits);
+    let handle: FileHandle;
+    try {
+      // O_NOFOLLOW: a symbolic link in the last place is refused, not followed (and its target is not
+      // chmod-ed). O_NONBLOCK: opening a FIFO that nobody reads fails at once instead of waiting.
+      handle = await this.bounded("open", open(this.path, OPEN_FLAGS, 0o600), limits);
+    } catch (err) {
+      if (err instanceof AuditError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP" || code === "EMLINK")
+        throw new AuditError(this.path, "it is a symbolic link; name the real file in USERS_MCP_AUDIT_LOG");
+      if (code === "ENXIO") throw new AuditError(this.path, "it is a FIFO or socket, not a regular file");
+      throw new AuditError(this.path, reason(err));
+    }
+    try {
+      const info = await this.bounded("stat", handle.stat(), limits);
+      if (!info.isFile()) throw new AuditError(this.path, "it is not a regular file");
+      if (process.platform !== "win32" && (info.mode & 0o077) !== 0) await this.bounded("chmod", handle.chmod(0o600), limits);
+    } catch (err) {
+      if (!this.stuck) handle.close().catch(() => {});
+      throw err instanceof AuditError ? err : new AuditError(this.path, reason(err));
+    }
+    this.handle = handle;
+    return handle;
+  }
+
+  /** A directory this server created is made 0700; an existing one that others can read is worth a warning. */
+  private async tightenDirectory(dir: string, created: boolean, limits: AuditLimits): Promise<void> {
+    if (process.platform === "win32") return;
+    try {
+      const info = await this.bounded("stat", stat(dir), limits);
+      if ((info.mode & 0o077) === 0) return;
+      if (created) await this.bounded("chmod", chmod(dir, 0o700), limits);
+      else if (!this.warned) {
+        this.warned = true;
+        this.warn(
+          `the audit log's directory ${dir} can be read by others (mode ${(info.mode & 0o777).toString(8)}); run chmod 700 ${dir}, or choose another USERS_MCP_AUDIT_LOG`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof AuditError) throw err;
+      if (created) this.warn(`could not make the audit log's directory ${dir} private (${reason(err)})`);
+    }
+  }
+
+  /** Closes the file; a handle whose operation never returned is left behind after a second. */
   async close(): Promise<void> {
     const h = this.handle;
     this.handle = undefined;
-    await h?.then((x) => x.close()).catch(() => {});
+    if (!h) return;
+    await Promise.race([h.close().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);
   }
 }
+
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 function reason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -102,19 +226,22 @@ function reason(err: unknown): string {
     // mkdir -p over a file on the way
     EEXIST: "a part of the path is a file, not a directory",
     EDQUOT: "disk quota exceeded",
+    ELOOP: "it is a symbolic link",
+    ENXIO: "it is a FIFO or socket nobody reads",
   };
   return e?.code ? `${e.code}: ${words[e.code] ?? e.message}` : String(err);
 }
 
 /** Whether the audit log can be appended to (for doctor): undefined when it can, else why not. */
-export async function auditProblem(path: string): Promise<string | undefined> {
+export async function auditProblem(path: string, timeoutMs = 5_000): Promise<string | undefined> {
+  const log = new AuditLog(path);
   try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const h = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-    await h.close();
+    await log.ready({ deadline: Date.now() + timeoutMs });
     return undefined;
   } catch (err) {
-    return reason(err);
+    return err instanceof AuditError ? err.reason : reason(err);
+  } finally {
+    await log.close();
   }
 }
 

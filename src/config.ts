@@ -107,7 +107,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "USERS_MCP_HTTP_HOST", meaning: "address for --http to listen on (default 127.0.0.1)" },
   {
     name: "USERS_MCP_HTTP_TOKEN",
-    meaning: "bearer token every HTTP request must carry (required with --http unless --sandbox)",
+    meaning: "bearer token every HTTP request must carry (required with --http; only --sandbox on a loopback --host may omit it)",
     secret: true,
   },
   { name: "USERS_MCP_HTTP_CREDENTIALS", meaning: "server (default) or caller: whether HTTP callers bring their own upstream credentials" },
@@ -116,7 +116,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: b
   { name: "USERS_MCP_HTTP_MAX_IN_FLIGHT", meaning: "HTTP requests handled at once; more get 503 with Retry-After (default 512)" },
   { name: "USERS_MCP_HTTP_GRACE_MS", meaning: "after SIGTERM, how long calls under way may take to finish (default 20000)" },
   { name: "USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", meaning: "how long an HTTP client may take to send its request headers (default 10000)" },
-  { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --env-file; default ~/.config/users-mcp/.env)" },
+  { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --settings; default ~/.config/users-mcp/.env)" },
 ];
 
 const PLACEHOLDER = /^(<[^>]*>|\$\{[^}]*\}|your[-_ ].*|changeme|xxx+)$/i;
@@ -261,6 +261,10 @@ const EnvSchema = z.object({
     .optional()
     .refine((v) => v === undefined || v.length >= 16, {
       message: "USERS_MCP_HTTP_TOKEN must be at least 16 characters (for example: openssl rand -hex 32)",
+    })
+    .refine((v) => v === undefined || !/\s/.test(v), {
+      message:
+        "USERS_MCP_HTTP_TOKEN contains whitespace, so no Authorization header can ever match it: use one unbroken value (for example: openssl rand -hex 32)",
     }),
   USERS_MCP_HTTP_CREDENTIALS: choice("USERS_MCP_HTTP_CREDENTIALS", ["server", "caller"] as const, "server"),
   USERS_MCP_HTTP_ALLOWED_HOSTS: z.string().optional(),

@@ -3,7 +3,6 @@ import { UpstreamError } from "./client/errors.js";
 import { createClients } from "./clients.js";
 import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "./config.js";
 import { describeError } from "./errors.js";
-import { redact } from "./redact.js";
 
 export interface DoctorRow {
   provider: string;
@@ -114,7 +113,7 @@ async function probe(
     const unreachable = !e || ["network", "timeout", "bad_response", "too_large", "server_error"].includes(e.code);
     const lines = describeError(err, undefined, config).split("\n");
     const next = lines.find((l) => l.startsWith("Next step: "));
-    const fix = redact(`${lines[0] ?? ""}${next ? ` ${next.slice("Next step: ".length)}` : ""}`);
+    const fix = ctx.scrub(`${lines[0] ?? ""}${next ? ` ${next.slice("Next step: ".length)}` : ""}`);
     return { provider, configured, reachable: !unreachable, authenticated: unreachable ? undefined : false, latencyMs, fix };
   } finally {
     ctx.dispose();

@@ -6,8 +6,8 @@ import { type Clients, createClients } from "./clients.js";
 import { type Config, ConfigError, isLoopbackHost } from "./config.js";
 import type { Logger } from "./log.js";
 import { redact } from "./redact.js";
-import { createServer, createShared, inFlight as toolCallsInFlight } from "./server.js";
-import { TenantClients } from "./tenants.js";
+import { connectServer, createServer, createShared, keepReservedKeys, inFlight as toolCallsInFlight } from "./server.js";
+import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
  * The remote mode: MCP Streamable HTTP at /mcp, stateless, so any replica can answer any request and
@@ -48,7 +48,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   const problems = httpConfigProblems(config);
   if (problems.length) throw new ConfigError(problems);
   const h = config.http;
-  const shared = createShared(config);
+  const shared = createShared(config, logger);
   const stopping = new AbortController();
   const tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
   const serverClients: Clients | undefined = tenants ? undefined : createClients(config);
@@ -109,6 +109,12 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
       res.setHeader("www-authenticate", 'Bearer realm="users-mcp"');
       return rpcError(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
     }
+    if (tenants) {
+      // Credentials that cannot be credentials are refused here, naming the header, before anything
+      // uses them: never scrubbed out of other people's text.
+      const problem = callerCredentialProblem(req.headers);
+      if (problem) return rpcError(res, 400, `Bad credential header: ${problem}`);
+    }
     if (draining) {
       res.setHeader("connection", "close");
       res.setHeader("retry-after", "5");
@@ -119,26 +125,43 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
       res.setHeader("allow", "POST");
       return rpcError(res, 405, "Method not allowed: this server is stateless; send JSON-RPC with POST");
     }
-    if (active >= h.maxInFlight) {
-      res.setHeader("retry-after", "1");
-      return rpcError(res, 503, `Too many requests in flight (${h.maxInFlight}); retry shortly`);
-    }
 
-    active += 1;
-    res.once("close", () => {
-      active -= 1;
-    });
+    // The body is read before an in-flight slot is taken, under its own time limit: slow senders hold
+    // a socket each, never a slot that a caller whose body arrives at once needs.
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge(req, res);
-    const text = await readBody(req);
-    if (text === undefined) return tooLarge(req, res);
+    const body = await readBody(req, h.headersTimeoutMs);
+    if (body === "too_large") return tooLarge(req, res);
+    if (body === "too_slow") {
+      res.setHeader("connection", "close");
+      res.once("finish", () => req.destroy());
+      return rpcError(res, 408, `Request body not received within ${h.headersTimeoutMs} ms`);
+    }
+    if (body === "aborted") return;
 
     let message: unknown;
     try {
-      message = JSON.parse(text);
+      message = JSON.parse(body);
     } catch {
       return reply(res, 400, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null });
     }
+    // Every message of a batch is a call of its own, and counts as one against the cap.
+    const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
+    if (active + weight > h.maxInFlight) {
+      res.setHeader("retry-after", "1");
+      return rpcError(
+        res,
+        503,
+        weight > h.maxInFlight
+          ? `This batch holds ${weight} messages, more than the ${h.maxInFlight} this server runs at once: send fewer per request`
+          : `Too many requests in flight (${h.maxInFlight}); retry shortly`,
+      );
+    }
+    active += weight;
+    res.once("close", () => {
+      active -= weight;
+    });
+
     const first = (Array.isArray(message) ? message[0] : message) as { method?: unknown; params?: { name?: unknown } } | undefined;
     if (typeof first?.method === "string") seen.method = first.method;
     if (seen.method === "tools/call" && typeof first?.params?.name === "string") seen.tool = first.params.name.slice(0, 64);
@@ -150,9 +173,10 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
     res.once("close", () => {
       void transport.close();
       void server.close();
+      if (tenants) void clients.close(); // ends this request's use of the caller's clients
     });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, message);
+    await connectServer(server, transport);
+    await transport.handleRequest(req, res, keepReservedKeys(message));
   }
 
   const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
@@ -213,10 +237,35 @@ function rpcError(res: ServerResponse, status: number, message: string): void {
   reply(res, status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null });
 }
 
-/** Answers 413 without reading the rest, and drops the connection once the answer is out. */
+/** How long a refused body is still read and discarded, so that the client can read the 413. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Answers 413 with `Connection: close`, then keeps reading and discarding what the client is still
+ * sending for a short, bounded time (as nginx's lingering close does): closing at once would reset
+ * the connection under a client that is still writing, and it would see a reset instead of the 413.
+ */
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader("connection", "close");
-  res.once("finish", () => req.destroy());
+  let discarded = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.off("data", onData);
+    req.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) stop();
+  };
+  const timer = setTimeout(stop, LINGER_MS);
+  timer.unref();
+  req.on("data", onData);
+  req.once("end", () => {
+    clearTimeout(timer);
+    req.off("data", onData);
+  });
+  req.resume();
   reply(res, 413, {
     jsonrpc: "2.0",
     error: { code: -32600, message: `Request body too large: at most ${MAX_BODY_BYTES / 1024 / 1024} MiB` },
@@ -224,24 +273,44 @@ function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-/** The body as text, or undefined once it passes MAX_BODY_BYTES (reading stops there). */
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
+/**
+ * The body as text; "too_large" once it passes MAX_BODY_BYTES (reading stops there), "too_slow" when
+ * it has not all arrived within `timeoutMs`, "aborted" when the client went away.
+ */
+function readBody(req: IncomingMessage, timeoutMs: number): Promise<string | "too_large" | "too_slow" | "aborted"> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const done = (result: string | "too_large" | "too_slow" | "aborted") => {
+      clearTimeout(timer);
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      resolve(result);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        req.off("data", onData);
         req.pause();
-        resolve(undefined);
+        done("too_large");
         return;
       }
       chunks.push(chunk);
     };
+    const onEnd = () => done(Buffer.concat(chunks).toString("utf8"));
+    const onError = () => done("aborted");
+    const onClose = () => {
+      if (!req.complete) done("aborted");
+    };
+    const timer = setTimeout(() => {
+      req.pause();
+      done("too_slow");
+    }, timeoutMs);
     req.on("data", onData);
-    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.once("error", reject);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
   });
 }
 

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
-import { redact, registerSecret } from "./redact.js";
+import { redact, setServerSecrets } from "./redact.js";
 import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "./settings.js";
 import { VERSION } from "./version.js";
 
@@ -21,13 +21,13 @@ Options:
   --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user)
   --tools a,b         expose only the named tools (get_current_user, update_compliance, search_users,
                       get_user, update_user, get_gdpr_user, update_gdpr)
-  --env-file PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
+  --settings PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
                       working directory is never read unless named here
   -h, --help          show this help
   -v, --version       print the version
 
 Settings come from the environment (your MCP host's env block), then from one env file: the one named by
---env-file or USERS_MCP_ENV_FILE, else ${userEnvFile(process.env)} if it exists. Real environment
+--settings or USERS_MCP_ENV_FILE, else ${userEnvFile(process.env)} if it exists. Real environment
 variables win. Base URLs must be https:// (plain http:// only to a loopback host).
 
 Environment:
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseCli(process.argv.slice(2));
   } catch (err) {
-    fail(`${(err as Error).message}\nRun users-mcp --help for the options.`, 2);
+    fail(`${cliError(err)}\nRun users-mcp --help for the options.`, 2);
   }
   const { values, command } = parsed;
   if (values.help) {
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   // Settings come only from places the user chose (see src/settings.ts): never the working directory's .env.
   let settings: ResolvedSettings;
   try {
-    settings = resolveSettings({ envFileFlag: values["env-file"], env: process.env });
+    settings = resolveSettings({ settingsFlag: values.settings, env: process.env });
   } catch (err) {
     if (err instanceof SettingsError) fail(err.message);
     throw err;
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       );
     throw err;
   }
-  for (const s of secretsOf(config)) registerSecret(s);
+  setServerSecrets(secretsOf(config));
   const logger = createLogger(config.logLevel);
   for (const n of settings.notices) logger[n.level](n.message);
 
@@ -151,6 +151,16 @@ async function serveRemote(config: Config, logger: Logger): Promise<void> {
 }
 
 function parseCli(argv: string[]) {
+  // Node itself reads --env-file from anywhere on its command line (nodejs/node#54232), before this
+  // server runs: such a file could set NODE_OPTIONS and run code. This server never takes that flag.
+  if (
+    argv.some(
+      (a) => a === "--env-file" || a.startsWith("--env-file=") || a === "--env-file-if-exists" || a.startsWith("--env-file-if-exists="),
+    )
+  )
+    throw new Error(
+      "--env-file is not an option of users-mcp: Node itself reads that flag (and would load the file before this server starts). Use --settings PATH to name a settings file",
+    );
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -163,7 +173,7 @@ function parseCli(argv: string[]) {
       host: { type: "string" },
       "read-only": { type: "boolean" },
       tools: { type: "string" },
-      "env-file": { type: "string" },
+      settings: { type: "string" },
       json: { type: "boolean" },
       target: { type: "string" },
       since: { type: "string" },
@@ -182,6 +192,20 @@ function parseCli(argv: string[]) {
   return { values, command };
 }
 
+/** parseArgs's own messages quote unevenly ("Unknown option '--x'. To specify ..."): say it plainly. */
+function cliError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const flag = /'([^']+)'/.exec(e.message ?? "")?.[1] ?? "";
+    return `unknown option ${flag}`;
+  }
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const flag = /(--[\w-]+)/.exec(e.message ?? "")?.[1];
+    return flag ? `${flag} needs a value` : (e.message ?? String(err));
+  }
+  return e.message ?? String(err);
+}
+
 async function serve(config: Config, logger: Logger, settingsFile: string | undefined): Promise<void> {
   let sandbox: import("./sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
@@ -190,7 +214,7 @@ async function serve(config: Config, logger: Logger, settingsFile: string | unde
     config = sandboxConfig(config, sandbox);
   }
 
-  const [{ createServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
+  const [{ createServer, connectServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
     import("./server.js"),
     import("./clients.js"),
     import("@modelcontextprotocol/sdk/server/stdio.js"),
@@ -234,7 +258,7 @@ async function serve(config: Config, logger: Logger, settingsFile: string | unde
     logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
   );
 
-  await server.connect(new StdioServerTransport());
+  await connectServer(server, new StdioServerTransport());
   const routes = credentialRoutes(config);
   const configured = routes.filter((r) => r.configured);
   logger.info(

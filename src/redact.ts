@@ -1,35 +1,45 @@
 /**
- * Secrets never leave the process through an output we control: every log line, tool
- * result and error text passes through `redact` on its way out. The set grows as
- * secrets become known (configured tokens at start, a fetched 2SMS token, a password
- * passed to a tool), so a secret echoed back by an upstream is caught too.
+ * Redaction by structure and by scope. A secret is known by where it is: a credential setting (the
+ * server's own, from its environment), a credential a call sent upstream, a password or PIN a call
+ * wrote. Fields known to be secret are replaced where values are built; text that may echo a
+ * credential (an upstream's error body) is scrubbed with the server's secrets plus the secrets of the
+ * call it belongs to — never with anything another call or another caller sent. Nothing a request
+ * sends joins process-wide state.
  */
-const secrets: string[] = [];
 
-const MIN_SECRET_LENGTH = 4;
+/** The server's own secrets, from its settings: set once at start-up, never added to by a request. */
+let serverSecrets: readonly string[] = [];
 
-export function registerSecret(value: string | null | undefined): void {
-  if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH && !secrets.includes(value)) secrets.push(value);
+/** Values shorter than this are not scrubbed from text: they would match ordinary words and dates. */
+export const MIN_SECRET_LENGTH = 4;
+
+/** Sets the server-wide secrets (the credentials in its own settings). Called at start-up only. */
+export function setServerSecrets(values: ReadonlyArray<string | null | undefined>): void {
+  serverSecrets = [...new Set(values.filter((v): v is string => typeof v === "string" && v.length >= MIN_SECRET_LENGTH))];
 }
 
-/**
- * Drops a secret that no longer has a user in this process (a remote tenant whose clients were
- * evicted), so that the list, which every output is checked against, stays bounded.
- */
-export function forgetSecret(value: string | null | undefined): void {
-  const i = typeof value === "string" ? secrets.indexOf(value) : -1;
-  if (i >= 0) secrets.splice(i, 1);
+/** Whether a value is one of the server's own secrets (a call need not keep it separately). */
+export function isServerSecret(value: string): boolean {
+  return serverSecrets.includes(value);
 }
+
+/** A call's own secrets: what `scrub` replaces besides the server's. Undefined or empty for most calls. */
+export type ScopedSecrets = readonly string[] | undefined;
 
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 const HAS_BEARER = new RegExp(BEARER.source, "i");
 const MAY_HOLD_BEARER = /bearer/i;
 
-export function redact(text: string): string {
+function replaceAll(text: string, list: readonly string[]): string {
   let out = text;
-  for (const s of secrets) {
-    if (out.includes(s)) out = out.split(s).join("[redacted]");
-  }
+  for (const s of list) if (out.includes(s)) out = out.split(s).join("[redacted]");
+  return out;
+}
+
+/** Text with the server's secrets, the given call's secrets, and any bearer credential replaced. */
+export function redact(text: string, scoped?: ScopedSecrets): string {
+  let out = replaceAll(text, serverSecrets);
+  if (scoped?.length) out = replaceAll(out, scoped);
   // Belt and braces for values we were never told about: bearer credentials in echoed headers.
   return MAY_HOLD_BEARER.test(out) ? out.replace(BEARER, "$1[redacted]") : out;
 }
@@ -38,8 +48,9 @@ export function redact(text: string): string {
 const MIN_BEARER_LENGTH = 15;
 
 /** Whether `redact` would change the text, without building anything. */
-function holdsSecret(text: string): boolean {
-  for (const s of secrets) if (text.includes(s)) return true;
+function holdsSecret(text: string, scoped: ScopedSecrets): boolean {
+  for (const s of serverSecrets) if (text.includes(s)) return true;
+  if (scoped) for (const s of scoped) if (text.includes(s)) return true;
   return text.length >= MIN_BEARER_LENGTH && MAY_HOLD_BEARER.test(text) && HAS_BEARER.test(text);
 }
 
@@ -80,8 +91,8 @@ export function stripInvisible(text: string): string {
  * Every string bound for the model or a log: secrets redacted, invisible and bidi controls removed.
  * A clean result (the usual case) is checked without allocating and comes back as the same object.
  */
-export function cleanOutput<T>(value: T): T {
-  return isClean(value) ? value : copyClean(value);
+export function cleanOutput<T>(value: T, scoped?: ScopedSecrets): T {
+  return isClean(value, scoped) ? value : copyClean(value, scoped);
 }
 
 const HAS_INVISIBLE = new RegExp(INVISIBLE.source, "u");
@@ -97,30 +108,30 @@ function plainAscii(text: string): boolean {
 
 const visible = (text: string): boolean => plainAscii(text) || !HAS_INVISIBLE.test(text) || stripInvisible(text) === text;
 
-function isClean(value: unknown): boolean {
-  if (typeof value === "string") return visible(value) && !holdsSecret(value);
+function isClean(value: unknown, scoped: ScopedSecrets): boolean {
+  if (typeof value === "string") return visible(value) && !holdsSecret(value, scoped);
   if (Array.isArray(value)) {
-    for (const v of value) if (!isClean(v)) return false;
+    for (const v of value) if (!isClean(v, scoped)) return false;
     return true;
   }
   if (value !== null && typeof value === "object") {
     // Results are plain objects; an inherited enumerable key could only send the value to copyClean.
-    for (const k in value) if (!visible(k) || !isClean((value as Record<string, unknown>)[k])) return false;
+    for (const k in value) if (!visible(k) || !isClean((value as Record<string, unknown>)[k], scoped)) return false;
   }
   return true;
 }
 
-function copyClean<T>(value: T): T {
-  if (typeof value === "string") return redact(stripInvisible(value)) as T;
-  if (Array.isArray(value)) return value.map((v) => copyClean(v)) as T;
+function copyClean<T>(value: T, scoped: ScopedSecrets): T {
+  if (typeof value === "string") return redact(stripInvisible(value), scoped) as T;
+  if (Array.isArray(value)) return value.map((v) => copyClean(v, scoped)) as T;
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const key = stripInvisible(k);
       // A `__proto__` key in upstream data stays a plain field instead of becoming a prototype.
       if (key === "__proto__")
-        Object.defineProperty(out, key, { value: copyClean(v), enumerable: true, writable: true, configurable: true });
-      else out[key] = copyClean(v);
+        Object.defineProperty(out, key, { value: copyClean(v, scoped), enumerable: true, writable: true, configurable: true });
+      else out[key] = copyClean(v, scoped);
     }
     return out as T;
   }

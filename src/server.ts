@@ -1,4 +1,5 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -33,6 +34,43 @@ export const MAX_ARGUMENT_DEPTH = 16;
 /** Values (objects, arrays, scalars) in one call's arguments; the largest legitimate call has a few thousand. */
 const MAX_ARGUMENT_VALUES = 50_000;
 
+/** Keys that name a JavaScript object's machinery: no tool has such an argument, and parsing may drop or misread them. */
+const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+/** What a top-level `__proto__` argument is renamed to before the SDK's parsing would drop it silently. */
+const RESERVED_MARK = "\u0000reserved:";
+
+/**
+ * The SDK parses a call's `arguments` into a fresh object, and a `__proto__` key becomes that
+ * object's prototype instead of a key: the argument vanishes without a word. Before the SDK sees a
+ * message, such a key is renamed to a marked one, so that the argument check refuses it by name.
+ */
+export function keepReservedKeys<M>(message: M): M {
+  if (Array.isArray(message)) {
+    for (const m of message) keepReservedKeys(m);
+    return message;
+  }
+  const params = (message as { method?: unknown; params?: { arguments?: unknown } } | null)?.params;
+  const args = params?.arguments;
+  if (args === null || typeof args !== "object" || Array.isArray(args) || !Object.hasOwn(args, "__proto__")) return message;
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args))
+    Object.defineProperty(copy, k === "__proto__" ? `${RESERVED_MARK}__proto__` : k, {
+      value: v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  (params as { arguments: unknown }).arguments = copy;
+  return message;
+}
+
+/** Connects a server to a transport, with reserved argument keys kept for the argument check. */
+export async function connectServer(server: Server, transport: Transport): Promise<void> {
+  await server.connect(transport);
+  const deliver = transport.onmessage;
+  if (deliver) transport.onmessage = (message, extra) => deliver(keepReservedKeys(message), extra);
+}
+
 /**
  * Checks the raw arguments without recursion, so hostile input cannot exhaust the stack: too deep,
  * too many values, too many bytes, or a `__proto__` key (which parsing would silently drop, losing
@@ -59,8 +97,9 @@ export function checkArgumentShape(args: Record<string, unknown>): InputError | 
       continue;
     }
     for (const key of Object.keys(value)) {
-      if (key === "__proto__")
-        return new InputError([{ field: formatPath([...path, key]), message: "a reserved name, not accepted as a key; remove it" }]);
+      const reserved = key.startsWith(RESERVED_MARK) ? key.slice(RESERVED_MARK.length) : RESERVED_KEYS.has(key) ? key : undefined;
+      if (reserved !== undefined)
+        return new InputError([{ field: formatPath([...path, reserved]), message: "a reserved name, not accepted as a key; remove it" }]);
       stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
     }
   }
@@ -89,12 +128,12 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-export function createShared(config: Config): SharedState {
+export function createShared(config: Config, logger?: Logger): SharedState {
   selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
   // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
   // the host's initialize has been answered: start-up pays only for what initialize needs.
   let catalog: Promise<Catalog> | undefined;
-  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  const audit = config.auditLog ? new AuditLog(config.auditLog, (m) => logger?.warn(m)) : undefined;
   return {
     catalog() {
       catalog ??= import("./tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
@@ -166,7 +205,7 @@ export function toolListing(tools: ReadonlyArray<ToolDefinition>): Tool[] {
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
 export function createServer({ config, clients, logger, shutdown, shared, tenant }: ServerDeps): Server {
-  const own = shared ?? createShared(config);
+  const own = shared ?? createShared(config, logger);
   const load = own.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
   const validator = new LazyJsonSchemaValidator();
@@ -215,7 +254,7 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
       const deps = tool.annotations.readOnlyHint
         ? { config, clients, logger }
         : { config, clients, logger, writes: writeServices(extra.requestId) };
-      const output = cleanOutput(await tool.handler(input, ctx, deps));
+      const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];
       if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
@@ -230,7 +269,7 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
         `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
         {
           ms: Date.now() - started,
-          ...(level === "error" && err instanceof Error ? { error: err.stack ?? err.message } : {}),
+          ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
         },
       );
       if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
@@ -239,7 +278,7 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
           config.sandbox,
         );
       }
-      return errorResult(describeError(err, tool, config), config.sandbox);
+      return errorResult(describeError(err, tool, config), config.sandbox, ctx);
     } finally {
       ctx.dispose();
       inFlight.count -= 1;
@@ -251,9 +290,11 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
 
 const SANDBOX_NOTE = "Sandbox mode: this result came from the built-in sandbox, not from a real account. Nothing real was read or changed.";
 
-function errorResult(text: string, sandbox = false): CallToolResult {
+/** An error result. Its text may quote an upstream's words, so it is scrubbed with the call's own secrets too. */
+function errorResult(text: string, sandbox = false, ctx?: CallContext): CallToolResult {
+  const clean = stripInvisible(text);
   return {
-    content: [{ type: "text", text: redact(stripInvisible(text)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
+    content: [{ type: "text", text: (ctx ? ctx.scrub(clean) : redact(clean)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
     isError: true,
   };
 }

@@ -6,7 +6,7 @@ import { ENV_VARS } from "./config.js";
 
 /**
  * Where the settings come from. Only places the user chose are read: the real environment (what the
- * MCP host passes), an env file named with `--env-file` or `USERS_MCP_ENV_FILE`, or the user's own
+ * MCP host passes), an env file named with `--settings` or `USERS_MCP_ENV_FILE`, or the user's own
  * `$XDG_CONFIG_HOME/users-mcp/.env`. Never the working directory's `.env`: hosts start project-scoped
  * servers inside whatever repository is open, and a `.env` there, written by whoever wrote the
  * repository, could point a base URL at another server (and so receive the user's token) or switch
@@ -28,8 +28,8 @@ export class SettingsError extends Error {
 }
 
 export interface SettingsInput {
-  /** `--env-file PATH`, when given. */
-  envFileFlag?: string | undefined;
+  /** `--settings PATH`, when given. */
+  settingsFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   cwd?: string;
   home?: string;
@@ -47,8 +47,8 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
   const cwd = input.cwd ?? process.cwd();
   const env = input.env;
   const notices: ResolvedSettings["notices"] = [];
-  const explicit = input.envFileFlag ?? (env.USERS_MCP_ENV_FILE?.trim() || undefined);
-  const via = input.envFileFlag !== undefined ? "--env-file" : "USERS_MCP_ENV_FILE";
+  const explicit = input.settingsFlag ?? (env.USERS_MCP_ENV_FILE?.trim() || undefined);
+  const via = input.settingsFlag !== undefined ? "--settings" : "USERS_MCP_ENV_FILE";
 
   let file: string | undefined;
   let text: string | undefined;
@@ -117,7 +117,7 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
   if (file !== local && existsFile(local))
     notices.push({
       level: "info",
-      message: `not loading ${local}: settings come only from the environment, --env-file or USERS_MCP_ENV_FILE, and ${userEnvFile(env, input.home)}. If you trust that file, start with --env-file .env`,
+      message: `not loading ${local}: settings come only from the environment, --settings or USERS_MCP_ENV_FILE, and ${userEnvFile(env, input.home)}. If you trust that file, start with --settings .env`,
     });
 
   return { env: merged, sources, file, notices };

@@ -15,7 +15,7 @@ describe("command line", () => {
   it("--help mentions every flag, subcommand and variable", async () => {
     const { code, stdout } = await run(["--help"]);
     expect(code).toBe(0);
-    for (const word of ["--sandbox", "--read-only", "--tools", "--env-file", "--version", "doctor", ...ENV_VARS.map((v) => v.name)])
+    for (const word of ["--sandbox", "--read-only", "--tools", "--settings", "--version", "doctor", ...ENV_VARS.map((v) => v.name)])
       expect(stdout).toContain(word);
   });
 

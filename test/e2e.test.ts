@@ -81,7 +81,7 @@ describe("the built server over stdio", () => {
         params: { name: "update_compliance", arguments: { compliance: { licensedStates: ["XX"] } } },
       },
     ];
-    child.stdin.write(lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    child.stdin.write(`${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
     await new Promise<void>((resolve) => {
       const check = () => (out.split("\n").filter(Boolean).length >= 4 ? resolve() : setTimeout(check, 20));
       check();

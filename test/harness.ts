@@ -19,7 +19,7 @@ import { expect } from "vitest";
 import { createClients } from "../src/clients.js";
 import { type Config, loadConfig, secretsOf } from "../src/config.js";
 import { createLogger } from "../src/log.js";
-import { registerSecret } from "../src/redact.js";
+import { setServerSecrets } from "../src/redact.js";
 import { SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions, startSandbox } from "../src/sandbox/index.js";
 import { createServer } from "../src/server.js";
 
@@ -72,7 +72,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const sandbox = options.shareSandbox ?? (await startSandbox(options.sandbox));
   const config = loadConfig(sandboxEnv(sandbox, options.env) as NodeJS.ProcessEnv);
-  for (const s of secretsOf(config)) registerSecret(s);
+  setServerSecrets(secretsOf(config));
   const logs: string[] = [];
   const logger = createLogger("debug", (line) => logs.push(line));
   const clients = createClients(config, { backoffBaseMs: 5 });

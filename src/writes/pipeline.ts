@@ -178,7 +178,7 @@ async function runWrite<Args, Rec>(
     ) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation, more);
 
     if (plan.changed.length === 0) {
-      const auditId = await appendOrFail(services.audit, record("outcome", "unchanged", "not_asked"), false);
+      const auditId = await appendOrFail(ctx, services.audit, record("outcome", "unchanged", "not_asked"), false);
       return {
         applied: false,
         dryRun: false,
@@ -194,7 +194,7 @@ async function runWrite<Args, Rec>(
     if (seenAtPreview) {
       const moved = Object.keys(seenAtPreview).filter((f) => canonical(seenAtPreview[f] ?? null) !== canonical(plan.seen[f] ?? null));
       if (moved.length) {
-        await appendOrFail(services.audit, record("outcome", "conflict", "not_asked"), false);
+        await appendOrFail(ctx, services.audit, record("outcome", "conflict", "not_asked"), false);
         throw new RefusalError(
           [
             `Conflict: the record changed since the preview, so nothing was written.`,
@@ -225,7 +225,7 @@ async function runWrite<Args, Rec>(
         }
         if (ctx.signal.aborted) throw queueStopped(ctx, provider, tool);
         if (confirmation !== "accepted") {
-          const auditId = await appendOrFail(services.audit, record("outcome", "declined", confirmation), false);
+          const auditId = await appendOrFail(ctx, services.audit, record("outcome", "declined", confirmation), false);
           const why = { declined: "declined it", cancelled: "dismissed the question", timeout: "did not answer in time" }[
             confirmation as "declined" | "cancelled" | "timeout"
           ];
@@ -245,19 +245,20 @@ async function runWrite<Args, Rec>(
 
     // Fail closed: a write that cannot be recorded does not happen.
     const intent = record("intent", undefined, confirmation);
-    const auditId = await appendOrFail(services.audit, intent, true);
+    const auditId = await appendOrFail(ctx, services.audit, intent, true);
     let sent: Awaited<ReturnType<WritePlan<Rec>["send"]>>;
     try {
       sent = await plan.send(ctx);
     } catch (err) {
       const unknown = err instanceof UpstreamError ? err.maybeApplied : true;
-      await appendQuietly(deps, services.audit, {
+      await appendQuietly(ctx, deps, services.audit, {
         ...intent,
         phase: "outcome",
         time: new Date().toISOString(),
         outcome: unknown ? "unknown" : "failed",
         requestId: err instanceof UpstreamError ? err.requestId : ctx.requestId,
-        error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : String(err).slice(0, 300),
+        // An upstream's words may echo the credential this call sent: scrubbed with this call's secrets.
+        error: ctx.scrub(err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 300),
       });
       throw err;
     }
@@ -265,7 +266,7 @@ async function runWrite<Args, Rec>(
     const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
     if (confirmation === "unavailable")
       warnings.push("No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).");
-    const logged = await appendQuietly(deps, services.audit, {
+    const logged = await appendQuietly(ctx, deps, services.audit, {
       ...intent,
       phase: "outcome",
       time: new Date().toISOString(),
@@ -370,11 +371,19 @@ function auditRecord(
   };
 }
 
+/** How long an outcome may still take to record once the call's own deadline has passed. */
+const OUTCOME_GRACE_MS = 2_000;
+
 /** Appends a record; without a log, nothing. Throws RefusalError when the log cannot be written. */
-async function appendOrFail(audit: AuditLog | undefined, record: AuditRecord, beforeWrite: boolean): Promise<string | undefined> {
+async function appendOrFail(
+  ctx: CallContext,
+  audit: AuditLog | undefined,
+  record: AuditRecord,
+  beforeWrite: boolean,
+): Promise<string | undefined> {
   if (!audit) return undefined;
   try {
-    await audit.append(record);
+    await audit.append(record, { deadline: ctx.deadline, signal: ctx.signal });
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -385,10 +394,12 @@ async function appendOrFail(audit: AuditLog | undefined, record: AuditRecord, be
 }
 
 /** Appends an outcome after the upstream was touched: a failure is logged, not thrown (the write happened or not already). */
-async function appendQuietly(deps: ToolDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
+async function appendQuietly(ctx: CallContext, deps: ToolDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
   if (!audit) return true;
   try {
-    await audit.append(record);
+    // The upstream was touched already: its outcome gets a short grace past the call's deadline (a
+    // write that ran to the last moment is still worth recording), but never an unbounded wait.
+    await audit.append(record, { deadline: Math.max(ctx.deadline, Date.now() + OUTCOME_GRACE_MS) });
     return true;
   } catch (err) {
     deps.logger.error(`audit: could not record the outcome of write ${record.id}`, { error: (err as Error).message });
