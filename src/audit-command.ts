@@ -37,6 +37,12 @@ export async function runAuditCommand(
     write(`Audit log ${config.auditLog}${limit ? ` (last ${limit}; --limit 0 for all)` : ""}\n\n`);
     write(renderAuditTable(entries));
   }
-  if (read.unreadable) process.stderr.write(`users-mcp audit: ${read.unreadable} line(s) of the log are not audit records; skipped.\n`);
+  const n = read.unreadable.length;
+  if (n) {
+    const shown = read.unreadable.slice(0, 20).join(", ");
+    process.stderr.write(
+      `users-mcp audit: ${n} line${n === 1 ? "" : "s"} could not be read: ${shown}${n > 20 ? ", …" : ""} (not whole audit records; skipped)\n`,
+    );
+  }
   return 0;
 }

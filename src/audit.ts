@@ -69,6 +69,8 @@ export function serializeAuditRecord(record: AuditRecord): string {
  */
 export class AuditLog {
   private handle: FileHandle | undefined;
+  /** The open under way, shared by writes that arrive before it finishes (one file handle, not one each). */
+  private opening: Promise<FileHandle> | undefined;
   /** An operation that has not returned yet, and what it was; a later write does not pile onto it. */
   private stuck: { what: string; since: number } | undefined;
   private warned = false;
@@ -82,7 +84,7 @@ export class AuditLog {
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
     const line = serializeAuditRecord(record);
     try {
-      const handle = this.handle ?? (await this.open(limits));
+      const handle = this.handle ?? (await this.openOnce(limits));
       await this.bounded("append", handle.write(line), limits);
       await this.bounded("fsync", handle.datasync(), limits);
     } catch (err) {
@@ -95,7 +97,14 @@ export class AuditLog {
 
   /** Opens the log (creating it) without writing: what doctor checks. */
   async ready(limits: AuditLimits): Promise<void> {
-    if (!this.handle) await this.open(limits);
+    if (!this.handle) await this.openOnce(limits);
+  }
+
+  private openOnce(limits: AuditLimits): Promise<FileHandle> {
+    this.opening ??= this.open(limits).finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
   }
 
   /** Runs one file operation under the limits; past them, refuses and remembers it is still outstanding. */
@@ -128,7 +137,10 @@ export class AuditLog {
         );
         reject(err);
       };
-      const onAbort = () => give(new AuditError(this.path, `${what} stopped: the call ended before it returned`));
+      const onAbort = () => {
+        const timedOut = (limits.signal?.reason as { name?: string } | undefined)?.name === "TimeoutError";
+        give(new AuditError(this.path, timedOut ? `${what} timed out after ${left} ms` : `${what} stopped: the call was cancelled`));
+      };
       const timer = setTimeout(() => give(new AuditError(this.path, `${what} timed out after ${left} ms`)), left);
       limits.signal?.addEventListener("abort", onAbort, { once: true });
       op.then(
@@ -265,22 +277,69 @@ export interface AuditEntry {
   incomplete?: true;
 }
 
-/** Reads the log into entries, oldest first; lines that are not records are counted, not fatal. */
-export async function readAudit(path: string): Promise<{ entries: AuditEntry[]; unreadable: number }> {
+const OUTCOMES: ReadonlySet<string> = new Set<AuditOutcome>(["applied", "failed", "unknown", "declined", "conflict", "unchanged"]);
+const CONFIRMATIONS: ReadonlySet<string> = new Set<Confirmation>([
+  "accepted",
+  "declined",
+  "cancelled",
+  "timeout",
+  "not_asked",
+  "unavailable",
+]);
+
+const isText = (v: unknown): v is string => typeof v === "string" && v !== "";
+const optionalText = (v: unknown): boolean => v === undefined || typeof v === "string";
+
+/**
+ * A parsed line, if it is an audit record this reader can show: every field it uses is there and of
+ * its type. Anything else (a line cut short, `[null]`, `{"changes":"abc"}`, an outcome without a
+ * time) is not a record, and is counted instead of hiding every other line.
+ */
+function asRecord(value: unknown): AuditRecord | undefined {
+  return isAuditRecord(value) ? value : undefined;
+}
+
+function isAuditRecord(value: unknown): value is AuditRecord {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  if (!isText(r.id) || (r.phase !== "intent" && r.phase !== "outcome")) return false;
+  if (!isText(r.time) || Number.isNaN(Date.parse(r.time))) return false;
+  if (!isText(r.tool) || !isText(r.provider) || typeof r.target !== "string") return false;
+  if (r.outcome !== undefined && !(typeof r.outcome === "string" && OUTCOMES.has(r.outcome))) return false;
+  if (r.phase === "outcome" && r.outcome === undefined) return false;
+  if (!(typeof r.confirmation === "string" && CONFIRMATIONS.has(r.confirmation))) return false;
+  if (!Array.isArray(r.changes)) return false;
+  for (const c of r.changes)
+    if (c === null || typeof c !== "object" || Array.isArray(c) || !isText((c as { field?: unknown }).field)) return false;
+  if (!optionalText(r.tenant) || !optionalText(r.requestId) || !optionalText(r.error)) return false;
+  if (r.client !== undefined && (r.client === null || typeof r.client !== "object" || Array.isArray(r.client))) return false;
+  return true;
+}
+
+/**
+ * Reads the log into entries, oldest first. A line that does not parse, or is not a whole record, is
+ * skipped and its line number reported: one odd line never hides the others.
+ */
+export async function readAudit(path: string): Promise<{ entries: AuditEntry[]; unreadable: number[] }> {
   const text = await readFile(path, "utf8");
+  return parseAudit(text);
+}
+
+export function parseAudit(text: string): { entries: AuditEntry[]; unreadable: number[] } {
   const byId = new Map<string, AuditEntry>();
-  let unreadable = 0;
-  for (const line of text.split("\n")) {
+  const unreadable: number[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
     if (line.trim() === "") continue;
-    let r: AuditRecord;
+    let r: AuditRecord | undefined;
     try {
-      r = JSON.parse(line) as AuditRecord;
+      r = asRecord(JSON.parse(line));
     } catch {
-      unreadable += 1;
-      continue;
+      r = undefined;
     }
-    if (typeof r?.id !== "string" || (r.phase !== "intent" && r.phase !== "outcome")) {
-      unreadable += 1;
+    if (!r) {
+      unreadable.push(i + 1);
       continue;
     }
     const known = byId.get(r.id);

@@ -18,7 +18,7 @@ const PROBE_GUID = "00000000-0000-0000-0000-000000000000";
 
 /**
  * Checks each configured provider with the cheapest call that proves the credentials work,
- * prints a table, and returns the exit code: non-zero when a configured provider fails.
+ * prints a table, and returns the exit code: non-zero when a configured provider fails or none is configured.
  */
 export async function runDoctor(config: Config, write: (s: string) => void, settingsFile?: string): Promise<number> {
   let sandbox: import("./sandbox/index.js").Sandbox | undefined;
@@ -72,14 +72,17 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
     const auditBroken = await renderWritePath(config, write);
     const failed = rows.filter((r) => r.configured && (!r.reachable || !r.authenticated));
     const none = rows.every((r) => !r.configured);
-    if (none) write("\nNo provider is configured: set the variables above, or try `users-mcp --sandbox`.\n");
+    if (none)
+      write(
+        "\nNo provider is configured, so every tool would fail: set LEADPING_API_TOKEN, LEADCONNECTOR_TOKEN, or TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (in the host's env block or the settings file), or try `users-mcp --sandbox`.\n",
+      );
     else
       write(
         failed.length
           ? `\n${failed.length} configured provider(s) failing.\n`
           : "\nAll configured providers are reachable and accept their credentials.\n",
       );
-    return failed.length || auditBroken ? 1 : 0;
+    return failed.length || auditBroken || none ? 1 : 0;
   } finally {
     await clients.close();
     await sandbox?.close();

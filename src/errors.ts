@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/errors.js";
 import type { Config } from "./config.js";
+import { stripInvisible } from "./redact.js";
 import type { ToolDefinition } from "./tools/define.js";
 
 interface ProviderAdvice {
@@ -168,7 +169,7 @@ function genericAdvice(err: UpstreamError, p: ProviderAdvice, config: Config): s
 }
 
 /** Formats schema validation failures so that each names its field and says what to send instead. */
-export function describeIssues(toolName: string, schema: z.ZodType, issues: z.core.$ZodIssue[]): InputError {
+export function describeIssues(toolName: string, schema: z.ZodType, issues: z.core.$ZodIssue[], args?: unknown): InputError {
   const out: Array<{ field: string; message: string }> = [];
   for (const issue of flattenUnions(issues).slice(0, 20)) {
     const field = formatPath(issue.path);
@@ -184,9 +185,32 @@ export function describeIssues(toolName: string, schema: z.ZodType, issues: z.co
     }
     let message = issue.message;
     if (issue.code === "invalid_type" && /received undefined/.test(message)) message = `required (${issue.expected})`;
+    const shown =
+      issue.code === "custom" || issue.code === "invalid_value" || issue.code === "invalid_format"
+        ? offending(args, issue.path)
+        : undefined;
+    if (shown !== undefined) message = `${message} (got ${JSON.stringify(shown)})`;
     out.push({ field, message });
   }
   return new InputError(out);
+}
+
+/** Fields whose values are credentials: a refusal names the field, never the value. */
+const CREDENTIAL_PATH = /pass|pin|secret|token|key/i;
+
+/**
+ * The value a refusal is about, when it is short text a model can recognise and correct ("ZZ" in a
+ * list of states): a model fixes what it can see. Credentials and long or hidden values are not shown.
+ */
+function offending(args: unknown, path: ReadonlyArray<PropertyKey>): string | undefined {
+  if (path.some((p) => typeof p === "string" && CREDENTIAL_PATH.test(p))) return undefined;
+  let node = args;
+  for (const part of path) {
+    if (node === null || typeof node !== "object" || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  if (typeof node !== "string" || node.length > 60 || stripInvisible(node) !== node) return undefined;
+  return node;
 }
 
 /**

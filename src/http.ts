@@ -248,11 +248,12 @@ const LINGER_BYTES = 16 * 1024 * 1024;
  */
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader("connection", "close");
+  const socket = req.socket;
   let discarded = 0;
   const stop = () => {
     clearTimeout(timer);
     req.off("data", onData);
-    req.destroy();
+    socket.destroy();
   };
   const onData = (chunk: Buffer) => {
     discarded += chunk.length;
@@ -260,11 +261,15 @@ function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   };
   const timer = setTimeout(stop, LINGER_MS);
   timer.unref();
+  // Node ends a `Connection: close` response with destroySoon(), which closes the socket while the
+  // client is still writing: the kernel answers what arrives next with a reset, and the client may
+  // never read the 413. Here it only ends the write side (the server's sockets allow half-open), and
+  // the rest of the body is read and dropped until it ends or the lingering time is up.
+  socket.destroySoon = () => {
+    socket.end();
+  };
   req.on("data", onData);
-  req.once("end", () => {
-    clearTimeout(timer);
-    req.off("data", onData);
-  });
+  req.once("end", stop);
   req.resume();
   reply(res, 413, {
     jsonrpc: "2.0",

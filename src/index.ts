@@ -90,6 +90,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   for (const n of settings.notices) logger[n.level](n.message);
 
+  if (command !== undefined)
+    // A report piped into `head` ends when the reader closes the pipe: end quietly, not with a stack trace.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw err;
+    });
   if (command === "audit") {
     const { runAuditCommand } = await import("./audit-command.js");
     process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s)); // allow-stdout: audit is a CLI report

@@ -248,7 +248,7 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
       let input: unknown = args; // arguments that already are what the schema describes need no copy
       if (!parsesAsIs(tool.input, args)) {
         const parsed = tool.input.safeParse(args);
-        if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues);
+        if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
         input = parsed.data;
       }
       const deps = tool.annotations.readOnlyHint

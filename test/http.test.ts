@@ -1,77 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { isolatedEnv, runCli, SANDBOX_CREDENTIALS, SERVER, sandboxEnv, until } from "./harness.js";
-
-const TOKEN = "endpoint-token-0123456789abcdef";
-const INIT = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
-};
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-
-interface Remote {
-  url: string;
-  child: ChildProcess;
-  stderr: string[];
-  exitCode: number | null | undefined;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Starts the built server with --http on a free port, as an orchestrator would, and waits until it listens. */
-async function startHttp(env: Record<string, string | undefined>, args: string[] = []): Promise<Remote> {
-  const child = spawn(process.execPath, [SERVER, "--http", "--port", "0", ...args], {
-    env: { PATH: process.env.PATH, ...isolatedEnv(), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const stderr: string[] = [];
-  const remote: Remote = {
-    url: "",
-    child,
-    stderr,
-    exitCode: undefined,
-    stop: async (signal = "SIGTERM") => {
-      if (remote.exitCode === undefined) child.kill(signal);
-      await until(() => remote.exitCode !== undefined, 30_000);
-      return remote.exitCode ?? null;
-    },
-  };
-  child.on("exit", (code) => {
-    remote.exitCode = code;
-  });
-  child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
-  await until(() => /serving MCP over HTTP at (\S+)/.test(stderr.join("")) || remote.exitCode !== undefined, 10_000);
-  const m = /serving MCP over HTTP at (\S+)/.exec(stderr.join(""));
-  if (!m) throw new Error(`server did not start: ${stderr.join("")}`);
-  remote.url = m[1] as string;
-  return remote;
-}
-
-async function mcpClient(url: string, headers: Record<string, string> = {}): Promise<Client> {
-  const client = new Client({ name: "http-tests", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
-  return client;
-}
-
-const post = (url: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(url, { method: "POST", headers: { ...MCP_HEADERS, ...headers }, body });
-
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-const jsonLines = (lines: string[]) =>
-  lines
-    .join("")
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+import { runCli, SANDBOX_CREDENTIALS, sandboxEnv, until } from "./harness.js";
+import { INIT, jsonLines, MCP_HEADERS, mcpClient, post, type Remote, startHttp, TOKEN, text } from "./http-harness.js";
 
 let sandbox: Sandbox;
 beforeAll(async () => {

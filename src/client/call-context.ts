@@ -1,6 +1,14 @@
 import { isServerSecret, MIN_SECRET_LENGTH, redact, type ScopedSecrets } from "../redact.js";
 
 /**
+ * Where a call's secret is scrubbed: a credential it sends ("everywhere": results, errors, audit), or
+ * a password or PIN it writes ("errors": only text an upstream may echo it in). A written value is
+ * often short (a four-digit PIN), and the record's own data (a year, a house number) must not lose
+ * digits for it; the upstreams never return a credential in a successful answer.
+ */
+export type SecretScope = "everywhere" | "errors";
+
+/**
  * A tool call's budget: one deadline and one signal shared by every request the call makes
  * (a read-modify-write is two requests, a 2SMS call may add a token request).
  */
@@ -27,8 +35,8 @@ export interface CallContext {
    * so that text echoing it back (an upstream's error body) is scrubbed in this call's outputs. Scoped to
    * the call: gone with it, never seen by another call.
    */
-  keepSecret(value: string | null | undefined): void;
-  /** This call's own secrets (besides the server's), for cleaning what the call returns. */
+  keepSecret(value: string | null | undefined, where?: SecretScope): void;
+  /** This call's own credentials (besides the server's), for cleaning what the call returns. */
   readonly secrets: ScopedSecrets;
   /** Text with the server's and this call's secrets replaced. */
   scrub(text: string): string;
@@ -53,6 +61,7 @@ class Call implements CallContext {
   private byClient = false;
   /** Made on the first secret kept: most calls (server credentials, reads) never need it. */
   private kept: string[] | undefined;
+  private written: string[] | undefined;
 
   constructor(
     readonly timeoutMs: number,
@@ -78,14 +87,20 @@ class Call implements CallContext {
     return this.kept;
   }
 
-  keepSecret(value: string | null | undefined): void {
+  keepSecret(value: string | null | undefined, where: SecretScope = "everywhere"): void {
     if (typeof value !== "string" || value.length < MIN_SECRET_LENGTH || isServerSecret(value)) return;
-    this.kept ??= [];
-    if (!this.kept.includes(value)) this.kept.push(value);
+    if (where === "errors") {
+      this.written ??= [];
+      if (!this.written.includes(value)) this.written.push(value);
+    } else {
+      this.kept ??= [];
+      if (!this.kept.includes(value)) this.kept.push(value);
+    }
   }
 
   scrub(text: string): string {
-    return redact(text, this.kept);
+    const out = redact(text, this.kept);
+    return this.written ? redact(out, this.written) : out;
   }
 
   /** The parent (request) signal's abort listener: an object listener needs no closure. */

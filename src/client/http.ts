@@ -376,7 +376,7 @@ function keepCredentials(spec: RequestSpec<unknown>): void {
   if (json !== null && typeof json === "object" && !Array.isArray(json))
     for (const f of CREDENTIAL_FIELDS) {
       const v = (json as Record<string, unknown>)[f];
-      if (typeof v === "string") spec.ctx.keepSecret(v);
+      if (typeof v === "string") spec.ctx.keepSecret(v, "errors");
     }
 }
 
