@@ -16,7 +16,7 @@ describe("call deadlines", () => {
     const ctx = createCallContext(40);
     const ms = await abortedAt(ctx.signal, started);
     expect(ms).toBeGreaterThanOrEqual(39);
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(2_000); // a loaded machine delays timers; no deadline is missed by seconds
     expect((ctx.signal.reason as DOMException).name).toBe("TimeoutError");
     expect(ctx.cancelled()).toBe(false);
     ctx.dispose();
@@ -24,13 +24,14 @@ describe("call deadlines", () => {
 
   it("meets an earlier deadline made after a later one", async () => {
     const started = Date.now();
-    const late = createCallContext(400);
+    // Far apart, so that a loaded machine's timer lag cannot make the two meet.
+    const late = createCallContext(2_000);
     const early = createCallContext(30);
     const earlyMs = await abortedAt(early.signal, started);
-    expect(earlyMs).toBeLessThan(300);
+    expect(earlyMs).toBeLessThan(1_500);
     expect(late.signal.aborted).toBe(false);
     const lateMs = await abortedAt(late.signal, started);
-    expect(lateMs).toBeGreaterThanOrEqual(399);
+    expect(lateMs).toBeGreaterThanOrEqual(1_999);
     late.dispose();
     early.dispose();
   });
@@ -43,7 +44,7 @@ describe("call deadlines", () => {
     const live = calls.filter((_, i) => i % 2 === 1);
     const times = await Promise.all(live.map((c) => abortedAt(c.signal, started)));
     expect(Math.min(...times)).toBeGreaterThanOrEqual(29);
-    expect(Math.max(...times)).toBeLessThan(1000);
+    expect(Math.max(...times)).toBeLessThan(2_000);
     expect(ended.every((c) => !c.signal.aborted)).toBe(true);
     for (const c of live) c.dispose();
   });

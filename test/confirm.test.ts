@@ -66,6 +66,10 @@ async function withPerson(
     },
   });
   try {
+    // A warm server: the first call of a fresh process loads the HTTP client, which on a loaded
+    // machine can take much of a short deadline. The tests time the write path, not start-up.
+    await s.client.callTool({ name: "get_current_user", arguments: {} });
+    sandbox.requests.length = 0; // the warm-up read is no part of what the test counts
     await run(s, asked);
   } finally {
     await s.close();
@@ -126,7 +130,8 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
 
   it("no answer within USERS_MCP_CONFIRM_TIMEOUT_MS: nothing is written; the upstream deadline does not run meanwhile", async () => {
     await withPerson(
-      { USERS_MCP_CONFIRM_TIMEOUT_MS: "400", USERS_MCP_TIMEOUT_MS: "300" },
+      // The question's timeout outlasts the call's deadline: the deadline must not run while asking.
+      { USERS_MCP_CONFIRM_TIMEOUT_MS: "2500", USERS_MCP_TIMEOUT_MS: "1500" },
       () => new Promise(() => {}),
       async (s) => {
         const r = await call(s, "update_compliance", { compliance: { acceptedSms: false } });
@@ -138,8 +143,8 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
     );
     // A person who takes longer than the upstream deadline, then accepts: the write still happens.
     await withPerson(
-      { USERS_MCP_TIMEOUT_MS: "300" },
-      () => new Promise((r) => setTimeout(() => r({ action: "accept", content: { confirm: true } }), 700)),
+      { USERS_MCP_TIMEOUT_MS: "1500" },
+      () => new Promise((r) => setTimeout(() => r({ action: "accept", content: { confirm: true } }), 2_500)),
       async (s) => {
         const r = await call(s, "update_compliance", { compliance: { acceptedSms: false } });
         expect(r.isError, text(r)).toBeFalsy();

@@ -152,7 +152,9 @@ describe.each(TARGETS.map((t, i) => [t.label, t, i] as const))("%s", (_label, ta
       else expect(text).not.toMatch(/may or may not have been applied/);
     }
     // Within the deadline, with room for the last attempt to be torn down.
-    expect(took).toBeLessThan(DEADLINE_MS + 700);
+    // Well below any backstop (undici's 300 s, the 10 s connect timeout): the deadline ended it. The
+    // margin is for a loaded machine, where a fresh process loads undici slowly.
+    expect(took).toBeLessThan(DEADLINE_MS + 3_000);
 
     h.sandbox.clearFaults();
     const next = await h.call(target.tool, target.args);
@@ -191,7 +193,7 @@ describe("timeouts before any HTTP", () => {
     try {
       const started = Date.now();
       const result = await down.call("get_current_user");
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(Date.now() - started).toBeLessThan(5_000); // the 10 s connect timeout did not decide it
       expect(result.isError).toBe(true);
       expect(down.text(result)).toMatch(
         /did not answer within the 800 ms deadline[\s\S]*LEADPING_BASE_URL \(https:\/\/127\.0\.0\.1:\d+\/api\)/,

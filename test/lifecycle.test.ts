@@ -75,7 +75,8 @@ describe("process lifecycle", () => {
     child.stdin.end();
     const code = await new Promise<number | null>((r) => child.on("close", r));
     expect(code).toBe(0);
-    expect(Date.now() - closedAt).toBeLessThan(2000);
+    // The server's own bound is 2 s (its forced exit); the rest is margin for a loaded machine.
+    expect(Date.now() - closedAt).toBeLessThan(5_000);
   });
 
   it("on SIGTERM mid-call, answers the in-flight call, then exits 0", async () => {
@@ -98,7 +99,7 @@ describe("process lifecycle", () => {
     child.kill("SIGTERM");
     const code = await new Promise<number | null>((r) => child.on("close", r));
     expect(code).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(2500);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000); // forced exit at 2 s; margin for a loaded machine
     const answer = out
       .split("\n")
       .filter(Boolean)

@@ -29,7 +29,7 @@ describe("stdout hygiene", () => {
   });
 
   it("stays pure JSON-RPC through every upstream fault, oversized and deep arguments, and garbage on stdin", async () => {
-    const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "800", USERS_MCP_LOG_LEVEL: "debug" }));
+    const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "1500", USERS_MCP_LOG_LEVEL: "debug" }));
     const call = (name: string, args: Record<string, unknown> = {}) =>
       s.client.callTool({ name, arguments: args }) as Promise<CallToolResult>;
     try {
