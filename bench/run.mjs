@@ -29,6 +29,7 @@ const ROUNDS = QUICK ? 1 : 5;
 const MEMORY_CALLS = QUICK ? 2000 : 10_000;
 const WRITE_CALLS = QUICK ? 200 : 1000;
 const WRITERS = 16;
+const CALLERS = QUICK ? 1000 : 5000;
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = {
@@ -184,7 +185,7 @@ function rssOf(pid) {
   return kb * 1024;
 }
 
-/** RSS after start, after MEMORY_CALLS calls (the target) and after four times as many (the steady state). */
+/** RSS after start, after MEMORY_CALLS calls (the target) and after twice as many (20,000: the steady state). */
 async function memory(script) {
   const { client, pid } = await connect(script);
   check(await client.callTool({ name: "get_current_user", arguments: {} }));
@@ -201,7 +202,7 @@ async function memory(script) {
     return rssOf(pid);
   };
   const afterCalls = await drive(MEMORY_CALLS);
-  const afterMoreCalls = await drive(3 * MEMORY_CALLS);
+  const afterMoreCalls = await drive(MEMORY_CALLS);
   await client.close();
   return { afterStart, afterCalls, afterMoreCalls };
 }
@@ -330,6 +331,58 @@ async function httpCalls(url, headers) {
   return r;
 }
 
+/**
+ * Caller-credentials mode under many distinct callers: each sends its own credentials, lists the tools
+ * and calls a tool (the stand-in refuses the unknown token, as a real upstream would). The server's
+ * RSS is read before, after CALLERS callers and after as many again: the tenant cache is an LRU with
+ * a count and byte budget, so the second batch must add (next to) nothing.
+ */
+async function callerMemory() {
+  const { url, child } = await startHttpServer(
+    [SERVERS.ours, "--http", "--port", "0"],
+    { USERS_MCP_HTTP_CREDENTIALS: "caller", USERS_MCP_AUDIT_LOG: "off", USERS_MCP_LOG_LEVEL: "info" },
+    false,
+  );
+  const agent = new Agent({ connections: CONCURRENCY });
+  let id = 0;
+  const post = async (token, method, params) => {
+    const res = await request(url, {
+      method: "POST",
+      dispatcher: agent,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+        "x-leadping-token": token,
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`caller-mode call failed: ${res.statusCode}`);
+  };
+  const callers = async (from, count) => {
+    let next = from;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < from + count) {
+          const token = `bench-caller-${next++}-`.padEnd(64, "x");
+          await post(token, "tools/list", {});
+          await post(token, "tools/call", { name: "get_current_user", arguments: {} });
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    return rssOf(child.pid);
+  };
+  await callers(0, 200); // warm: pools, tool definitions
+  const before = rssOf(child.pid);
+  const afterCallers = await callers(1_000_000, CALLERS);
+  const afterMoreCallers = await callers(2_000_000, CALLERS);
+  await agent.close();
+  child.kill("SIGTERM");
+  return { callers: CALLERS, before, afterCallers, afterMoreCallers };
+}
+
 async function httpRounds() {
   const token = "bench-endpoint-token-0123456789abcdef";
   const variants = {
@@ -373,7 +426,7 @@ log(`cold start: ${COLD_RUNS} interleaved runs each...`);
 const cold = await coldStarts();
 log(`per call: ${ROUNDS} round(s) of ${SEQ_CALLS} sequential + ${CONC_CALLS} at ${CONCURRENCY} concurrent...`);
 const calls = await perCall();
-log(`memory: RSS after start, after ${MEMORY_CALLS} and after ${4 * MEMORY_CALLS} calls...`);
+log(`memory: RSS after start, after ${MEMORY_CALLS} and after ${2 * MEMORY_CALLS} calls...`);
 const mem = { sdk: await memory(SERVERS.sdk), ours: await memory(SERVERS.ours) };
 log(
   `writes: ${ROUNDS} round(s) of ${WRITE_CALLS} sequential update_user calls, then ${WRITE_CALLS} by ${WRITERS} parallel writers on one record...`,
@@ -381,6 +434,8 @@ log(
 const write = await writeRounds();
 log(`remote mode: ${ROUNDS} round(s) of get_current_user over HTTP, ours against the SDK's stateless HTTP server...`);
 const remote = await httpRounds();
+log(`caller mode: RSS before and after ${CALLERS} and ${2 * CALLERS} callers with distinct credentials...`);
+const tenants = await callerMemory();
 await sandbox.close();
 
 const ratios = {
@@ -427,7 +482,7 @@ const rows = [
   `  (b) one-tool SDK server   ${ms(calls.sdk.p50).padStart(10)} / ${ms(calls.sdk.p99).padEnd(9)} ${calls.sdk.throughput.toFixed(0).padStart(7)} /s`,
   `  (c) users-mcp             ${ms(calls.ours.p50).padStart(10)} / ${ms(calls.ours.p99).padEnd(9)} ${calls.ours.throughput.toFixed(0).padStart(7)} /s`,
   "",
-  `RSS after start -> after ${MEMORY_CALLS} calls -> after ${4 * MEMORY_CALLS} calls`,
+  `RSS of the server process after start -> after ${MEMORY_CALLS} calls -> after ${2 * MEMORY_CALLS} calls`,
   `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)} -> ${mib(mem.sdk.afterMoreCalls)}`,
   `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)} -> ${mib(mem.ours.afterMoreCalls)}   c/b ${ratios.rssVsSdk.toFixed(2)}, then ${ratios.rssSteadyVsSdk.toFixed(2)}`,
   "",
@@ -440,6 +495,9 @@ const rows = [
   `  SDK stateless HTTP server ${ms(remote.sdk.p50).padStart(10)} / ${ms(remote.sdk.p99).padEnd(9)} ${remote.sdk.throughput.toFixed(0).padStart(7)} /s`,
   `  users-mcp, bearer token   ${ms(remote.ours.p50).padStart(10)} / ${ms(remote.ours.p99).padEnd(9)} ${remote.ours.throughput.toFixed(0).padStart(7)} /s   p50 ${ratios.httpP50VsSdk.toFixed(2)}, throughput ${ratios.httpThroughputVsSdk.toFixed(2)}`,
   `  users-mcp, caller creds   ${ms(remote.oursNoToken.p50).padStart(10)} / ${ms(remote.oursNoToken.p99).padEnd(9)} ${remote.oursNoToken.throughput.toFixed(0).padStart(7)} /s   (no endpoint token; p50 ${(remote.ours.p50 - remote.oursNoToken.p50).toFixed(2)} ms from the bearer-token run)`,
+  "",
+  `caller mode, server RSS with distinct credentials per caller (tenant cache: at most 500 clients, 48 MiB counted)`,
+  `  before -> after ${CALLERS} callers -> after ${2 * CALLERS}: ${mib(tenants.before)} -> ${mib(tenants.afterCallers)} -> ${mib(tenants.afterMoreCallers)}   (second batch ${((tenants.afterMoreCallers - tenants.afterCallers) / 1048576).toFixed(1)} MiB)`,
   "",
   "targets",
   ...targets.map(
@@ -459,6 +517,7 @@ const result = {
   rssBytes: mem,
   writes: write,
   remote,
+  tenants,
   ratios,
   targets: targets.map(([name, value, op, bound]) => ({ name, value, op, bound, met: op === "<=" ? value <= bound : value >= bound })),
 };

@@ -72,8 +72,11 @@ interface Entry {
   users: number;
 }
 
-/** Counted per entry besides its credentials: the client object and its (idle) connection pool. */
-const ENTRY_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * Counted per entry besides its credentials: the client and its connection pool with an idle
+ * keep-alive socket. Measured: 450 more cached clients held about 37 MiB more RSS (about 84 KiB each).
+ */
+const ENTRY_OVERHEAD_BYTES = 96 * 1024;
 
 /**
  * Upstream clients for callers who bring their own credentials. A client (its connection pool, and
@@ -93,7 +96,7 @@ export class TenantClients {
     private readonly config: Config,
     private readonly tuning: ClientTuning = {},
     private readonly max = 500,
-    private readonly maxBytes = 16 * 1024 * 1024,
+    private readonly maxBytes = 48 * 1024 * 1024,
   ) {}
 
   /** Entries and bytes held now (for tests and the bench). */

@@ -31,13 +31,13 @@ describe("the caller-credentials cache", () => {
   });
 
   it("stays within its count and byte budget, least recently used idle entries first", async () => {
-    const tenants = new TenantClients(config(), {}, 10, 100 * 1024);
+    const tenants = new TenantClients(config(), {}, 10, 1024 * 1024);
     for (let i = 0; i < 200; i++) {
       const { clients } = tenants.forRequest({ "x-leadping-token": `token-${i}`.padEnd(2_000, "x") });
       clients.leadping();
       await clients.close();
       expect(tenants.usage.entries).toBeLessThanOrEqual(10);
-      expect(tenants.usage.bytes).toBeLessThanOrEqual(100 * 1024);
+      expect(tenants.usage.bytes).toBeLessThanOrEqual(1024 * 1024);
     }
     await tenants.close();
   });
