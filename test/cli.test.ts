@@ -38,10 +38,18 @@ describe("command line", () => {
     expect(stderr).not.toContain("secret-canary-cfg-1");
   });
 
-  it("refuses an unknown flag with exit code 2", async () => {
+  it("refuses an unknown flag with exit code 2, in plain words", async () => {
     const { code, stderr } = await run(["--frobnicate"]);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/--help/);
+    expect(stderr).toBe("users-mcp: unknown option --frobnicate\nRun users-mcp --help for the options.\n");
+    const missing = await run(["--settings"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("users-mcp: --settings needs a value");
+  });
+
+  it("--help says the HTTP token is needed beyond loopback, even with --sandbox", async () => {
+    const { stdout } = await run(["--help"]);
+    expect(stdout).toMatch(/USERS_MCP_HTTP_TOKEN\s+bearer token every HTTP request must carry \(required with --http; only --sandbox\s+on a loopback --host may omit it\)/);
   });
 
   it("refuses an unknown tool in --tools, listing the valid ones", async () => {
@@ -127,6 +135,12 @@ describe("doctor", () => {
     for (const canary of ["doctor-canary-leadping", "doctor-canary-lc", "doctor-canary-2sms"]) {
       expect(stdout + stderr).not.toContain(canary);
     }
+  });
+
+  it("exits 1 when no provider is configured, saying what to set", async () => {
+    const { code, stdout } = await run(["doctor"], { USERS_MCP_AUDIT_LOG: "off" });
+    expect(code).toBe(1);
+    expect(stdout).toContain("No provider is configured, so every tool would fail: set LEADPING_API_TOKEN, LEADCONNECTOR_TOKEN");
   });
 
   it("reports an unreachable provider as not reachable", async () => {
