@@ -49,7 +49,9 @@ describe("command line", () => {
 
   it("--help says the HTTP token is needed beyond loopback, even with --sandbox", async () => {
     const { stdout } = await run(["--help"]);
-    expect(stdout).toMatch(/USERS_MCP_HTTP_TOKEN\s+bearer token every HTTP request must carry \(required with --http; only --sandbox\s+on a loopback --host may omit it\)/);
+    expect(stdout).toMatch(
+      /USERS_MCP_HTTP_TOKEN\s+bearer token every HTTP request must carry \(required with --http; only --sandbox\s+on a loopback --host may omit it\)/,
+    );
   });
 
   it("refuses an unknown tool in --tools, listing the valid ones", async () => {
