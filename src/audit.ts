@@ -26,6 +26,8 @@ export interface AuditRecord {
   /** For failed and unknown outcomes: what happened, in a line. */
   error?: string | undefined;
   sandbox?: true;
+  /** For an undo (revert_write): the id of the write it undoes. */
+  revertOf?: string | undefined;
 }
 
 /** The audit log could not be written: the write it was meant to record must not happen. */
@@ -273,6 +275,7 @@ export interface AuditEntry {
   requestId?: string | undefined;
   error?: string | undefined;
   sandbox?: true;
+  revertOf?: string | undefined;
   /** An intent with no outcome: the process stopped mid-write. */
   incomplete?: true;
 }
@@ -299,6 +302,15 @@ function asRecord(value: unknown): AuditRecord | undefined {
   return isAuditRecord(value) ? value : undefined;
 }
 
+/** One line of the log as a record, or undefined when it is not a whole record. */
+export function parseAuditLine(line: string): AuditRecord | undefined {
+  try {
+    return asRecord(JSON.parse(line));
+  } catch {
+    return undefined;
+  }
+}
+
 function isAuditRecord(value: unknown): value is AuditRecord {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const r = value as Record<string, unknown>;
@@ -311,7 +323,7 @@ function isAuditRecord(value: unknown): value is AuditRecord {
   if (!Array.isArray(r.changes)) return false;
   for (const c of r.changes)
     if (c === null || typeof c !== "object" || Array.isArray(c) || !isText((c as { field?: unknown }).field)) return false;
-  if (!optionalText(r.tenant) || !optionalText(r.requestId) || !optionalText(r.error)) return false;
+  if (!optionalText(r.tenant) || !optionalText(r.requestId) || !optionalText(r.error) || !optionalText(r.revertOf)) return false;
   if (r.client !== undefined && (r.client === null || typeof r.client !== "object" || Array.isArray(r.client))) return false;
   return true;
 }
@@ -332,12 +344,7 @@ export function parseAudit(text: string): { entries: AuditEntry[]; unreadable: n
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
     if (line.trim() === "") continue;
-    let r: AuditRecord | undefined;
-    try {
-      r = asRecord(JSON.parse(line));
-    } catch {
-      r = undefined;
-    }
+    const r = parseAuditLine(line);
     if (!r) {
       unreadable.push(i + 1);
       continue;
@@ -374,6 +381,7 @@ function entryOf(r: AuditRecord): AuditEntry {
     ...(r.requestId ? { requestId: r.requestId } : {}),
     ...(r.error ? { error: r.error } : {}),
     ...(r.sandbox ? { sandbox: true as const } : {}),
+    ...(r.revertOf ? { revertOf: r.revertOf } : {}),
   };
 }
 

@@ -18,9 +18,10 @@ Options:
   --port N            port for --http (default 8787; also USERS_MCP_HTTP_PORT)
   --host ADDR         address for --http (default 127.0.0.1; also USERS_MCP_HTTP_HOST)
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
-  --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user)
+  --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user,
+                      list_writes)
   --tools a,b         expose only the named tools (get_current_user, update_compliance, search_users,
-                      get_user, update_user, get_gdpr_user, update_gdpr)
+                      get_user, update_user, get_gdpr_user, update_gdpr, list_writes, revert_write)
   --settings PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
                       working directory is never read unless named here
   -h, --help          show this help

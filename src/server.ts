@@ -12,6 +12,7 @@ import {
 import { z } from "zod";
 import { parsesAsIs } from "./as-is.js";
 import { AuditLog, type Confirmation } from "./audit.js";
+import { AuditIndex } from "./audit-index.js";
 import type { CallContext } from "./client/call-context.js";
 import { createCallContext } from "./client/call-context.js";
 import { InputError, UpstreamError } from "./client/errors.js";
@@ -125,6 +126,8 @@ export interface SharedState {
   catalog(): Promise<Catalog>;
   previews: PreviewTokens;
   audit: AuditLog | undefined;
+  /** The audit log indexed for list_writes and revert_write. */
+  history: AuditIndex | undefined;
   close(): Promise<void>;
 }
 
@@ -144,6 +147,7 @@ export function createShared(config: Config, logger?: Logger): SharedState {
     },
     previews: new PreviewTokens(config.previewKey),
     audit,
+    history: config.auditLog ? new AuditIndex(config.auditLog) : undefined,
     close: async () => audit?.close(),
   };
 }
@@ -158,6 +162,7 @@ const INSTRUCTIONS = [
   "changes only the fields you pass, reports each changed field before and after, and accepts dryRun: true to",
   "preview (its previewToken makes the write refuse if the record moved). Writes touch consent, compliance and",
   "GDPR records of real people; sensitive ones may ask the person to confirm. If a person declines, do not retry.",
+  "list_writes shows what was changed through this server; revert_write undoes one write by its auditId.",
 ].join(" ");
 
 /** JSON Schema for a tool's input or output, as MCP hosts read it. */
@@ -252,8 +257,8 @@ export function createServer({ config, clients, logger, shutdown, shared, tenant
         input = parsed.data;
       }
       const deps = tool.annotations.readOnlyHint
-        ? { config, clients, logger }
-        : { config, clients, logger, writes: writeServices(extra.requestId) };
+        ? { config, clients, logger, history: own.history, tenant }
+        : { config, clients, logger, history: own.history, tenant, writes: writeServices(extra.requestId) };
       const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];

@@ -58,7 +58,7 @@ describe("command line", () => {
     const { code, stderr } = await run(["--tools", "get_current_user,update_everything"]);
     expect(code).toBe(1);
     expect(stderr).toMatch(
-      /update_everything[\s\S]*Valid tools: get_current_user, update_compliance, search_users, get_user, update_user, get_gdpr_user, update_gdpr/,
+      /update_everything[\s\S]*Valid tools: get_current_user, update_compliance, search_users, get_user, update_user, get_gdpr_user, update_gdpr, list_writes, revert_write/,
     );
   });
 });
@@ -68,7 +68,7 @@ describe("who may do what, over stdio", () => {
     const s = await startServer(sandboxEnv(sandbox), ["--read-only"]);
     try {
       const { tools } = await s.client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(["get_current_user", "search_users", "get_user", "get_gdpr_user"]);
+      expect(tools.map((t) => t.name)).toEqual(["get_current_user", "search_users", "get_user", "get_gdpr_user", "list_writes"]);
       const r = (await s.client.callTool({
         name: "update_compliance",
         arguments: { compliance: { acceptedSms: false } },

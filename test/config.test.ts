@@ -67,7 +67,7 @@ describe("configuration", () => {
 
   it("refuses an unknown tool name in the allowlist, listing the valid ones", () => {
     expect(() => selectTools({ readOnly: false, tools: ["get_current_user", "delete_everything"] })).toThrow(
-      /unknown tool\(s\): delete_everything\. Valid tools: get_current_user, update_compliance, search_users, get_user, update_user, get_gdpr_user, update_gdpr/,
+      /unknown tool\(s\): delete_everything\. Valid tools: get_current_user, update_compliance, search_users, get_user, update_user, get_gdpr_user, update_gdpr, list_writes, revert_write/,
     );
   });
 

@@ -9,10 +9,12 @@ describe("what the model sees", () => {
     await expect(JSON.stringify(toolListing(ALL_TOOLS), null, 2)).toMatchFileSnapshot("./__snapshots__/tools-list.json");
   });
 
-  it("keeps what the model reads (names, descriptions, input schemas) within 16 KB of JSON", () => {
+  it("keeps what the model reads (names, descriptions, input schemas) within 16 KB for the seven platform tools, 3 KB for the two undo tools", () => {
     const read = toolListing(ALL_TOOLS).map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
-    const bytes = Buffer.byteLength(JSON.stringify(read));
-    expect(bytes).toBeLessThanOrEqual(16 * 1024);
+    const undo = new Set(["list_writes", "revert_write"]);
+    const size = (list: typeof read) => Buffer.byteLength(JSON.stringify(list));
+    expect(size(read.filter((t) => !undo.has(t.name)))).toBeLessThanOrEqual(16 * 1024);
+    expect(size(read.filter((t) => undo.has(t.name)))).toBeLessThan(3 * 1024);
     // No schema carries a regex that only restates a format (zod writes a 400-character one for date-time).
     expect(JSON.stringify(read)).not.toMatch(/"format":"date-time","pattern"/);
   });
@@ -37,12 +39,16 @@ describe("what the model sees", () => {
       "search_users",
       "get_user",
       "get_gdpr_user",
+      "list_writes",
     ]);
     for (const t of ALL_TOOLS)
       expect(t.annotations, t.name).toEqual(
-        t.name.startsWith("get_") || t.name.startsWith("search_")
-          ? { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }
-          : { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+        t.name === "list_writes"
+          ? // reads only this server's own audit log: a closed world
+            { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false }
+          : t.name.startsWith("get_") || t.name.startsWith("search_")
+            ? { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }
+            : { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
       );
   });
 

@@ -13,6 +13,8 @@ export const TOOL_CATALOG: ReadonlyArray<{ name: string; readOnly: boolean }> = 
   { name: "update_user", readOnly: false },
   { name: "get_gdpr_user", readOnly: true },
   { name: "update_gdpr", readOnly: false },
+  { name: "list_writes", readOnly: true },
+  { name: "revert_write", readOnly: false },
 ];
 
 /**

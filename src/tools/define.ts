@@ -6,6 +6,7 @@ import { InputError } from "../client/errors.js";
 
 export { InputError };
 
+import type { AuditIndex } from "../audit-index.js";
 import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
@@ -18,6 +19,10 @@ export interface ToolDeps {
   logger: Logger;
   /** The write path's services (audit log, preview tokens, the person to ask); given to write tools. */
   writes?: WriteServices;
+  /** The audit log as list_writes and revert_write read it; absent when the log is off. */
+  history?: AuditIndex | undefined;
+  /** The caller's tenant in caller-credentials mode: whose writes it may see and undo. */
+  tenant?: string | undefined;
 }
 
 export interface ToolAnnotations {
@@ -31,7 +36,8 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   name: string;
   title: string;
   description: string;
-  provider: Provider;
+  /** The upstream the tool calls; undefined for a tool over this server's own audit log. */
+  provider?: Provider;
   input: I;
   output: O;
   annotations: ToolAnnotations;

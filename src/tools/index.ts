@@ -4,6 +4,8 @@ import type { ToolDefinition } from "./define.js";
 import { getCurrentUser } from "./get-current-user.js";
 import { getGdprUser } from "./get-gdpr-user.js";
 import { getUser } from "./get-user.js";
+import { listWrites } from "./list-writes.js";
+import { revertWrite } from "./revert-write.js";
 import { searchUsers } from "./search-users.js";
 import { updateCompliance } from "./update-compliance.js";
 import { updateGdpr } from "./update-gdpr.js";
@@ -19,6 +21,8 @@ export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [
   updateUser,
   getGdprUser,
   updateGdpr,
+  listWrites,
+  revertWrite,
 ];
 
 /** The definitions of the tools this configuration exposes (see selectToolNames). */

@@ -129,6 +129,8 @@ export const updateCompliance = defineWriteTool({
     stored: (u) => u.compliance ?? {},
     view: (u) => ({ compliance: u.compliance ?? {} }),
     labels: LABELS,
+    // Field values a revert restores, given whole (a list replaces the stored one).
+    revertArgs: (_target, values) => ({ compliance: values as z.output<typeof complianceInput> }),
   },
 });
 

@@ -165,5 +165,7 @@ export const updateGdpr = defineWriteTool({
     view: (u) => ({ user: userOut(u), gdpr: gdprOf(u) }),
     sensitiveFields: ["emailAddress", "mobilePhone", "username", "adminUser", "password", "pin"],
     credentialFields: ["password", "pin"],
+    credentialsWhere: "the 2SMS portal (or update_gdpr with password or pin, where the server allows it)",
+    revertArgs: (userId, values): z.output<typeof input> => ({ ...(values as Omit<z.output<typeof input>, "userId">), userId }),
   },
 });

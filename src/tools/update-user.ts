@@ -169,6 +169,8 @@ export const updateUser = defineWriteTool({
     view: (u) => ({ user: pick(u) }),
     sensitiveFields: ["role", "type", "permissions", "scopes", "scopesAssignedToOnly", "locationIds", "password", "twilioPhone"],
     credentialFields: ["password"],
+    credentialsWhere: "the LeadConnector app (or update_user with password, where the server allows it)",
+    revertArgs: (userId, values): Input => ({ ...(values as Omit<Input, "userId">), userId }),
   },
 });
 

@@ -48,6 +48,8 @@ export interface WritePlan<Rec> {
   preview?: Rec;
   /** A sentence added to the message once the write is done ("The password was changed."). */
   note?: string;
+  /** The message when nothing needs changing, instead of the usual one. */
+  unchangedMessage?: string;
   /** Sends the write. `extra` is merged into the result. */
   send(ctx: CallContext): Promise<{ record: Rec; extra?: Record<string, unknown> }>;
 }
@@ -70,6 +72,27 @@ export interface WriteContract<Args, Rec> {
   credentialFields?: readonly string[];
   /** Words for fields in the confirmation question ("SMS consent" for acceptedSms). */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * This tool's arguments that set the given fields (as named in `changed`) to the given values on the
+   * record `target`: what revert_write sends through `plan`. Lists are given whole.
+   */
+  revertArgs(target: string, values: Record<string, unknown>): Args;
+  /** Where a person changes a credential this tool cannot restore (revert_write says so). */
+  credentialsWhere?: string;
+}
+
+/** A write tool's contract with its types erased at this one point: what revert_write works with. */
+export interface RevertibleWrite {
+  tool: string;
+  provider: Provider;
+  contract: WriteContract<unknown, unknown>;
+}
+
+/** What an undo adds to the write path: the audit id it undoes, and the tool to record it under. */
+export interface WriteOptions {
+  /** The tool the audit records name (the undone write's tool); defaults to the tool called. */
+  auditTool?: string;
+  revertOf?: string;
 }
 
 export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
@@ -94,12 +117,13 @@ export const writeResult = {
  * `previewToken` and `dryRun` are added to the input here.
  */
 export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, Rec>(
-  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input"> & {
+  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input" | "provider"> & {
+    provider: Provider;
     input: I;
     view: V;
     write: WriteContract<z.output<I>, Rec>;
   },
-): ToolDefinition {
+): ToolDefinition & { revertible: RevertibleWrite } {
   const { write, view, input, ...rest } = def;
   const full = input.extend({
     dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
@@ -109,16 +133,32 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
       .optional()
       .describe("From a dry run with the same arguments: write only if the record has not moved since"),
   });
-  return defineTool({
+  const tool = defineTool({
     ...rest,
     input: full,
     output: z.object({ ...writeResult, ...view }),
     // The result is checked against the output schema by the server and the tests; its type is the schema's.
     handler: (args, ctx, deps) => runWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
   }) as unknown as ToolDefinition;
+  return Object.assign(tool, {
+    revertible: { tool: rest.name, provider: rest.provider, contract: write as WriteContract<unknown, unknown> },
+  });
 }
 
-type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
+/** Runs a write through the pipeline for a tool other than the contract's own (revert_write). */
+export function executeWrite<Args, Rec>(
+  tool: string,
+  provider: Provider,
+  contract: WriteContract<Args, Rec>,
+  args: WriteArgs<Args>,
+  ctx: CallContext,
+  deps: ToolDeps,
+  options: WriteOptions,
+): Promise<Record<string, unknown>> {
+  return runWrite(tool, provider, contract, args, ctx, deps, options);
+}
+
+export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
 /** Writes queue per record, in this process. */
 const queues = new RecordQueues();
@@ -130,6 +170,7 @@ async function runWrite<Args, Rec>(
   args: WriteArgs<Args>,
   ctx: CallContext,
   deps: ToolDeps,
+  options: WriteOptions = {},
 ): Promise<Record<string, unknown>> {
   const services = deps.writes;
   if (!services) throw new Error(`${tool} was called without the write services`);
@@ -169,7 +210,15 @@ async function runWrite<Args, Rec>(
   try {
     const current = await contract.read(ctx, change, deps);
     const plan = contract.plan(change, current, deps);
-    const base = { tool, provider, target: id, client: services.client, sandbox: deps.config.sandbox, tenant: services.tenant };
+    const base = {
+      tool: options.auditTool ?? tool,
+      provider,
+      target: id,
+      client: services.client,
+      sandbox: deps.config.sandbox,
+      tenant: services.tenant,
+      revertOf: options.revertOf,
+    };
     const record = (
       phase: "intent" | "outcome",
       outcome: AuditOutcome | undefined,
@@ -184,7 +233,7 @@ async function runWrite<Args, Rec>(
         dryRun: false,
         changed: [],
         confirmation: "not_asked",
-        message: "Nothing to change: the record already has these values. Nothing was written.",
+        message: plan.unchangedMessage ?? "Nothing to change: the record already has these values. Nothing was written.",
         ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
         ...(auditId ? { auditId } : {}),
         ...contract.view(current),
@@ -344,6 +393,7 @@ function auditRecord(
     client: WriteServices["client"];
     sandbox: boolean;
     tenant: string | undefined;
+    revertOf: string | undefined;
   },
   contract: Pick<WriteContract<unknown, unknown>, "credentialFields">,
   changed: Change[],
@@ -367,6 +417,7 @@ function auditRecord(
     ...(base.client ? { client: { name: base.client.name, version: base.client.version } } : {}),
     ...(base.tenant ? { tenant: base.tenant } : {}),
     ...(base.sandbox ? { sandbox: true as const } : {}),
+    ...(base.revertOf ? { revertOf: base.revertOf } : {}),
     ...more,
   };
 }
