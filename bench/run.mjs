@@ -30,6 +30,8 @@ const MEMORY_CALLS = QUICK ? 2000 : 10_000;
 const WRITE_CALLS = QUICK ? 200 : 1000;
 const WRITERS = 16;
 const CALLERS = QUICK ? 1000 : 5000;
+const UNDO_RECORDS = 100_000;
+const UNDO_CALLS = QUICK ? 50 : 200;
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = {
@@ -283,6 +285,58 @@ async function writeRounds() {
   return { audited: summary(rounds.audited), unaudited: summary(rounds.unaudited) };
 }
 
+// ---- undo: list_writes and revert_write on an audit log of UNDO_RECORDS records ----
+
+/** Writes an audit log of `records` lines (an intent and an outcome per write), as the server writes them. */
+function writeLargeLog(path, records) {
+  const users = ["0IHuJvc2ofPAAA8GzTRi", "aB3dE5gH7jK9mN1pQ3sT", "u-elsewhere-1", "u-elsewhere-2"];
+  const start = Date.parse("2026-01-01T00:00:00Z");
+  const lines = [];
+  for (let i = 0; i < records / 2; i++) {
+    const base = {
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      time: new Date(start + i * 1000).toISOString(),
+      tool: "update_user",
+      provider: "leadconnector",
+      target: users[i % users.length],
+      changes: [{ field: "lastName", before: `Before${i}`, after: `After${i}` }],
+      confirmation: "not_asked",
+    };
+    lines.push(
+      JSON.stringify({ ...base, phase: "intent" }),
+      JSON.stringify({ ...base, phase: "outcome", outcome: "applied", requestId: `r${i}` }),
+    );
+  }
+  writeFileSync(path, `${lines.join("\n")}\n`);
+}
+
+async function undoBench() {
+  const dir = mkdtempSync(join(tmpdir(), "users-mcp-bench-undo-"));
+  const path = join(dir, "audit.jsonl");
+  writeLargeLog(path, UNDO_RECORDS);
+  const client = await connectWith({ USERS_MCP_AUDIT_LOG: path });
+  const timed = async (name, args) => {
+    const t = process.hrtime.bigint();
+    const result = await client.callTool({ name, arguments: args });
+    check(result);
+    return { ms: Number(process.hrtime.bigint() - t) / 1e6, result };
+  };
+  const cold = (await timed("list_writes", { limit: 20 })).ms; // the first call indexes the whole log
+  const written = (await timed("update_user", { userId: "0IHuJvc2ofPAAA8GzTRi", firstName: "Undo" })).result.structuredContent.auditId;
+  const series = async (name, args) => {
+    const lat = [];
+    for (let i = 0; i < UNDO_CALLS; i++) lat.push((await timed(name, args)).ms);
+    return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+  };
+  const list = await series("list_writes", { limit: 20 });
+  const listTarget = await series("list_writes", { target: "u-elsewhere-1", limit: 100 });
+  const revertDry = await series("revert_write", { auditId: written, dryRun: true });
+  const revert = (await timed("revert_write", { auditId: written })).ms;
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { records: UNDO_RECORDS, coldListMs: cold, list, listTarget, revertDry, revertMs: revert };
+}
+
 // ---- remote mode: stateless Streamable HTTP against the SDK's minimal stateless HTTP server ----
 
 /** Starts an HTTP server process and resolves with its /mcp URL once it listens. */
@@ -432,6 +486,8 @@ log(
   `writes: ${ROUNDS} round(s) of ${WRITE_CALLS} sequential update_user calls, then ${WRITE_CALLS} by ${WRITERS} parallel writers on one record...`,
 );
 const write = await writeRounds();
+log(`undo: list_writes and revert_write on an audit log of ${UNDO_RECORDS} records...`);
+const undo = await undoBench();
 log(`remote mode: ${ROUNDS} round(s) of get_current_user over HTTP, ours against the SDK's stateless HTTP server...`);
 const remote = await httpRounds();
 log(`caller mode: RSS before and after ${CALLERS} and ${2 * CALLERS} callers with distinct credentials...`);
@@ -491,6 +547,13 @@ const rows = [
   `  audit log on (2 fsyncs)   ${ms(write.audited.p50).padStart(10)} / ${ms(write.audited.p99).padEnd(9)} ${write.audited.sameRecordPerSecond.toFixed(0).padStart(7)} /s   on/off p50 ${ratios.writeP50AuditedVsOff.toFixed(2)}, writes/s ${ratios.sameRecordAuditedVsOff.toFixed(2)}`,
   `  parallel list additions lost: ${write.audited.lost + write.unaudited.lost} of ${2 * ROUNDS * WRITE_CALLS}`,
   "",
+  `undo on an audit log of ${undo.records} records (${UNDO_CALLS} sequential calls each): p50 / p99`,
+  `  first list_writes (indexes the whole log)  ${ms(undo.coldListMs)}`,
+  `  list_writes, newest 20      ${ms(undo.list.p50).padStart(10)} / ${ms(undo.list.p99)}`,
+  `  list_writes, one target     ${ms(undo.listTarget.p50).padStart(10)} / ${ms(undo.listTarget.p99)}   (100 of 25,000 matches)`,
+  `  revert_write, dry run       ${ms(undo.revertDry.p50).padStart(10)} / ${ms(undo.revertDry.p99)}`,
+  `  revert_write, applied       ${ms(undo.revertMs).padStart(10)}   (read, write, two fsyncs)`,
+  "",
   `remote mode, get_current_user over HTTP (stateless, a server per request): sequential p50/p99, throughput at ${CONCURRENCY} concurrent`,
   `  SDK stateless HTTP server ${ms(remote.sdk.p50).padStart(10)} / ${ms(remote.sdk.p99).padEnd(9)} ${remote.sdk.throughput.toFixed(0).padStart(7)} /s`,
   `  users-mcp, bearer token   ${ms(remote.ours.p50).padStart(10)} / ${ms(remote.ours.p99).padEnd(9)} ${remote.ours.throughput.toFixed(0).padStart(7)} /s   p50 ${ratios.httpP50VsSdk.toFixed(2)}, throughput ${ratios.httpThroughputVsSdk.toFixed(2)}`,
@@ -516,6 +579,7 @@ const result = {
   perCall: calls,
   rssBytes: mem,
   writes: write,
+  undo,
   remote,
   tenants,
   ratios,

@@ -27,6 +27,8 @@ describe("the built server over stdio", () => {
       "update_user",
       "get_gdpr_user",
       "update_gdpr",
+      "list_writes",
+      "revert_write",
     ]);
     for (const t of tools) {
       expect(t.inputSchema.type).toBe("object");

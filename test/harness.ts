@@ -21,7 +21,7 @@ import { type Config, loadConfig, secretsOf } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { setServerSecrets } from "../src/redact.js";
 import { SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions, startSandbox } from "../src/sandbox/index.js";
-import { createServer } from "../src/server.js";
+import { connectServer, createServer } from "../src/server.js";
 
 export { SANDBOX_CREDENTIALS };
 
@@ -79,7 +79,7 @@ export async function startHarness(
   const server = createServer({ config, clients, logger });
   const client = makeClient("users-mcp-tests", options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  await Promise.all([connectServer(server, serverSide), client.connect(clientSide)]);
   await client.listTools(); // the SDK client validates structuredContent against schemas it has listed
   return {
     client,

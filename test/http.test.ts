@@ -39,7 +39,7 @@ describe("server credentials (default)", () => {
       }
       const client = await mcpClient(s.url, { authorization: `Bearer ${TOKEN}` });
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(7);
+      expect(tools).toHaveLength(9);
       const me = (await client.callTool({ name: "get_current_user", arguments: {} })) as CallToolResult;
       expect(me.isError, text(me)).toBeFalsy();
       expect((me.structuredContent as { name: string }).name).toBe("Avery Quinn");
