@@ -138,24 +138,11 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
     input: full,
     output: z.object({ ...writeResult, ...view }),
     // The result is checked against the output schema by the server and the tests; its type is the schema's.
-    handler: (args, ctx, deps) => runWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
+    handler: (args, ctx, deps) => executeWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
   }) as unknown as ToolDefinition;
   return Object.assign(tool, {
     revertible: { tool: rest.name, provider: rest.provider, contract: write as WriteContract<unknown, unknown> },
   });
-}
-
-/** Runs a write through the pipeline for a tool other than the contract's own (revert_write). */
-export function executeWrite<Args, Rec>(
-  tool: string,
-  provider: Provider,
-  contract: WriteContract<Args, Rec>,
-  args: WriteArgs<Args>,
-  ctx: CallContext,
-  deps: ToolDeps,
-  options: WriteOptions,
-): Promise<Record<string, unknown>> {
-  return runWrite(tool, provider, contract, args, ctx, deps, options);
 }
 
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
@@ -163,7 +150,11 @@ export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | 
 /** Writes queue per record, in this process. */
 const queues = new RecordQueues();
 
-async function runWrite<Args, Rec>(
+/**
+ * Runs one write through the pipeline. Write tools get it through defineWriteTool; revert_write calls
+ * it with the undone write's contract and `options`.
+ */
+export async function executeWrite<Args, Rec>(
   tool: string,
   provider: Provider,
   contract: WriteContract<Args, Rec>,
