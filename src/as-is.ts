@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { defOf as readDef, type SchemaDef } from "./zod-defs.js";
 
 /**
  * Validating an upstream body with zod builds a full copy of it (a new object per object, a result
@@ -23,19 +24,8 @@ type Check = (value: unknown) => boolean;
 
 const compiled = new WeakMap<z.ZodType, Check | null>();
 
-interface Def {
-  type: string;
-  checks?: unknown[];
-  innerType?: z.ZodType;
-  element?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  catchall?: z.ZodType;
-  keyType?: z.ZodType;
-  valueType?: z.ZodType;
-  options?: z.ZodType[];
-}
-
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+/** The definition of a schema this module models (zod-defs.ts reads it; an unknown one is declined). */
+const defOf = (schema: z.ZodType): SchemaDef => readDef(schema) ?? { type: "unknown-to-this-server" };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -96,7 +86,7 @@ function compile(schema: z.ZodType): Check | null {
   }
 }
 
-function compileObject(def: Def): Check | null {
+function compileObject(def: SchemaDef): Check | null {
   const checks = new Map<string, { check: Check; required: boolean }>();
   let required = 0;
   for (const [key, field] of Object.entries(def.shape ?? {})) {

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/errors.js";
 import type { Config } from "./config.js";
 import { stripInvisible } from "./redact.js";
-import type { ToolDefinition } from "./tools/define.js";
+import { defOf } from "./zod-defs.js";
 
 interface ProviderAdvice {
   label: string;
@@ -75,7 +75,13 @@ export class RefusalError extends Error {
 }
 
 /** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
-export function describeError(err: unknown, tool: ToolDefinition | undefined, config: Config): string {
+/** What describing an error needs of the tool that met it: its name and its own next steps. */
+export interface ErrorSource {
+  name: string;
+  errorHints?: Partial<Record<UpstreamErrorCode, string>> | undefined;
+}
+
+export function describeError(err: unknown, tool: ErrorSource | undefined, config: Config): string {
   if (err instanceof RefusalError) return err.message;
   if (err instanceof InputError) {
     const name = tool ? ` for ${tool.name}` : "";
@@ -257,21 +263,21 @@ function allowedKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): str
   let node: unknown = schema;
   for (const part of path) {
     node = unwrap(node);
-    const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    const def = defOf(node);
     if (!def) return undefined;
-    if (def.type === "object" && typeof part === "string") node = (def.shape as Record<string, unknown>)[part];
+    if (def.type === "object" && typeof part === "string") node = def.shape?.[part];
     else if (def.type === "array") node = def.element;
     else if (def.type === "record") node = def.valueType;
     else return undefined;
   }
   node = unwrap(node);
-  const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
-  return def?.type === "object" ? Object.keys(def.shape as object) : undefined;
+  const def = defOf(node);
+  return def?.type === "object" ? Object.keys(def.shape ?? {}) : undefined;
 }
 
 function unwrap(node: unknown): unknown {
   for (let i = 0; i < 10; i++) {
-    const def = (node as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+    const def = defOf(node);
     if (!def) return node;
     if (def.type === "optional" || def.type === "nullable" || def.type === "default" || def.type === "readonly") node = def.innerType;
     else if (def.type === "pipe") node = def.in;

@@ -1,12 +1,19 @@
+import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { toolListing } from "../src/server.js";
 import { TOOL_CATALOG } from "../src/tools/catalog.js";
 import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
 
 describe("what the model sees", () => {
-  it("matches the reviewed snapshot of tools/list (names, descriptions, schemas, annotations)", async () => {
-    // A change here is a change to what every agent reads: review the diff, then update with `vitest -u`.
-    await expect(JSON.stringify(toolListing(ALL_TOOLS), null, 2)).toMatchFileSnapshot("./__snapshots__/tools-list.json");
+  // One file per tool, as github-mcp-server's __toolsnaps__: a change shows which tool moved. A change here
+  // is a change to what every agent reads: review the diff, then update with `vitest -u`.
+  it.each(toolListing(ALL_TOOLS).map((t) => [t.name, t] as const))("%s matches its reviewed snapshot", async (name, tool) => {
+    await expect(`${JSON.stringify(tool, null, 2)}\n`).toMatchFileSnapshot(`./__toolsnaps__/${name}.json`);
+  });
+
+  it("has a snapshot for every tool and none for a tool that is gone", () => {
+    const files = readdirSync(new URL("./__toolsnaps__/", import.meta.url)).sort();
+    expect(files).toEqual(ALL_TOOLS.map((t) => `${t.name}.json`).sort());
   });
 
   it("keeps what the model reads (names, descriptions, input schemas) within 16 KB for the seven platform tools, 3 KB for the two undo tools", () => {

@@ -7,18 +7,12 @@ import { InputError } from "../client/errors.js";
 export { InputError };
 
 import type { AuditIndex } from "../audit-index.js";
-import type { Clients } from "../clients.js";
 import type { Config } from "../config.js";
-import type { Logger } from "../log.js";
 import { hasHiddenCharacters } from "../redact.js";
-import type { WriteServices } from "../writes/pipeline.js";
+import type { WriteDeps } from "../writes/pipeline.js";
 
-export interface ToolDeps {
-  config: Config;
-  clients: Clients;
-  logger: Logger;
-  /** The write path's services (audit log, preview tokens, the person to ask); given to write tools. */
-  writes?: WriteServices;
+/** What a tool's handler is given: the write path's dependencies, plus the audit log to read and the caller's tenant. */
+export interface ToolDeps extends WriteDeps {
   /** The audit log as list_writes and revert_write read it; absent when the log is off. */
   history?: AuditIndex | undefined;
   /** The caller's tenant in caller-credentials mode: whose writes it may see and undo. */
@@ -66,33 +60,6 @@ export function plainText(max: number) {
 /** Typed identity: lets each tool file infer its handler's argument and result types from its schemas. */
 export function defineTool<I extends z.ZodType, O extends z.ZodType>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
   return def;
-}
-
-/** One entry of a write tool's `changed` list. */
-export interface Change {
-  field: string;
-  before: unknown;
-  after: unknown;
-}
-
-/** Stable JSON for equality: key order must not make two equal records look different. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-/** The fields of `next` whose value differs from `current` (undefined and null count as "no value"). */
-export function diff(current: Record<string, unknown>, next: Record<string, unknown>, fields: Iterable<string>): Change[] {
-  const changes: Change[] = [];
-  for (const field of fields) {
-    const before = current[field] ?? null;
-    const after = next[field] ?? null;
-    if (canonical(before) !== canonical(after)) changes.push({ field, before, after });
-  }
-  return changes;
 }
 
 const ChangeSchema = z.object({

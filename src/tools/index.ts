@@ -12,8 +12,7 @@ import { updateGdpr } from "./update-gdpr.js";
 import { updateUser } from "./update-user.js";
 
 /** Every tool the server can expose, in the order tools/list shows them. */
-// biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each entry is typed where it is defined.
-export const ALL_TOOLS: ReadonlyArray<ToolDefinition<any, any>> = [
+export const ALL_TOOLS: ReadonlyArray<ToolDefinition> = [
   getCurrentUser,
   updateCompliance,
   searchUsers,

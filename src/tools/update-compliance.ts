@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { type LeadpingUser, type TrustedFormCertificate, UserCompliance } from "../client/leadping.js";
+import { diff } from "../writes/diff.js";
 import { applyListEdit, type ListEdit, listField } from "../writes/lists.js";
-import { defineWriteTool } from "../writes/pipeline.js";
-import { diff, plainText } from "./define.js";
+import { plainText } from "./define.js";
+import { defineWriteTool } from "./define-write.js";
 import { US_STATE_CODES } from "./us-states.js";
 
 const certificate = z.strictObject({

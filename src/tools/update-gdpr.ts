@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
-import { defineWriteTool } from "../writes/pipeline.js";
-import { type Change, diff, guardCredentials, InputError, plainText } from "./define.js";
+import { type Change, diff } from "../writes/diff.js";
+import { guardCredentials, InputError, plainText } from "./define.js";
+import { defineWriteTool } from "./define-write.js";
 import { Gdpr, gdprOf, guid, UserOut, userOut } from "./twosms-user.js";
 
 /** 2SMS's own pattern for MobilePhone: at least five digits, optional leading +, 5–20 of digits, spaces, ()-. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { canonical } from "../tools/define.js";
+import { canonical } from "./diff.js";
 
 /**
  * A list field the upstream replaces whole takes either the full list (which replaces it, as the

@@ -1,9 +1,11 @@
-import { z } from "zod";
 import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
+import type { Clients } from "../clients.js";
+import type { Config } from "../config.js";
 import { RefusalError } from "../errors.js";
-import { type Change, canonical, defineTool, type ToolDefinition, type ToolDeps, writeResultFields } from "../tools/define.js";
+import type { Logger } from "../log.js";
+import { type Change, canonical } from "./diff.js";
 import { RecordQueues } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";
 
@@ -17,6 +19,15 @@ import { type PreviewTokens, requestHash } from "./preview.js";
  * write to what the preview saw, a person confirms sensitive changes, and every write is on record
  * before and after it happens. It knows nothing of any one upstream.
  */
+
+/** What the write path and a contract's steps are given: settings, the upstream clients, the logger, the services. */
+export interface WriteDeps {
+  config: Config;
+  clients: Clients;
+  logger: Logger;
+  /** The write path's services (audit log, preview tokens, the person to ask); given to write tools. */
+  writes?: WriteServices | undefined;
+}
 
 /** A person who can be asked, through the MCP host, to confirm a change. */
 export interface Person {
@@ -56,10 +67,10 @@ export interface WritePlan<Rec> {
 
 export interface WriteContract<Args, Rec> {
   /** The record this call writes, known before anything is read: the credential's account and the record's id. */
-  target(args: Args, deps: ToolDeps): { account: string; id: string };
-  read(ctx: CallContext, args: Args, deps: ToolDeps): Promise<Rec>;
+  target(args: Args, deps: WriteDeps): { account: string; id: string };
+  read(ctx: CallContext, args: Args, deps: WriteDeps): Promise<Rec>;
   /** Merge and diff; throws InputError for what cannot be sent. */
-  plan(args: Args, current: Rec, deps: ToolDeps): WritePlan<Rec>;
+  plan(args: Args, current: Rec, deps: WriteDeps): WritePlan<Rec>;
   /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */
   subject(record: Rec): string;
   /** Stored values by input field name, to check that the upstream kept what was sent (unreadable fields omitted). */
@@ -97,54 +108,6 @@ export interface WriteOptions {
 
 export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
 
-/** Fields every write result carries besides the tool's own: the base ones plus preview, confirmation, audit. */
-export const writeResult = {
-  ...writeResultFields,
-  previewToken: z
-    .string()
-    .optional()
-    .describe("Dry runs only: pass it with the same arguments to write exactly this change; refused if the record moved since"),
-  confirmation: z
-    .enum(["accepted", "declined", "cancelled", "timeout", "not_asked", "unavailable"])
-    .describe(
-      "Whether a person confirmed: accepted, declined, cancelled, timeout; not_asked (not sensitive, dry run, or confirmation off); unavailable (the host cannot ask)",
-    ),
-  auditId: z.string().optional().describe("Id of this write in the audit log"),
-};
-
-/**
- * A write tool: its contract, plus the schema fields and handler every write tool shares.
- * `previewToken` and `dryRun` are added to the input here.
- */
-export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, Rec>(
-  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input" | "provider"> & {
-    provider: Provider;
-    input: I;
-    view: V;
-    write: WriteContract<z.output<I>, Rec>;
-  },
-): ToolDefinition & { revertible: RevertibleWrite } {
-  const { write, view, input, ...rest } = def;
-  const full = input.extend({
-    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
-    previewToken: z
-      .string()
-      .max(200_000)
-      .optional()
-      .describe("From a dry run with the same arguments: write only if the record has not moved since"),
-  });
-  const tool = defineTool({
-    ...rest,
-    input: full,
-    output: z.object({ ...writeResult, ...view }),
-    // The result is checked against the output schema by the server and the tests; its type is the schema's.
-    handler: (args, ctx, deps) => executeWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
-  }) as unknown as ToolDefinition;
-  return Object.assign(tool, {
-    revertible: { tool: rest.name, provider: rest.provider, contract: write as WriteContract<unknown, unknown> },
-  });
-}
-
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
 /** Writes queue per record, in this process. */
@@ -160,7 +123,7 @@ export async function executeWrite<Args, Rec>(
   contract: WriteContract<Args, Rec>,
   args: WriteArgs<Args>,
   ctx: CallContext,
-  deps: ToolDeps,
+  deps: WriteDeps,
   options: WriteOptions = {},
 ): Promise<Record<string, unknown>> {
   const services = deps.writes;
@@ -436,7 +399,7 @@ async function appendOrFail(
 }
 
 /** Appends an outcome after the upstream was touched: a failure is logged, not thrown (the write happened or not already). */
-async function appendQuietly(ctx: CallContext, deps: ToolDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
+async function appendQuietly(ctx: CallContext, deps: WriteDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
   if (!audit) return true;
   try {
     // The upstream was touched already: its outcome gets a short grace past the call's deadline (a

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../client/errors.js";
-import { canonical } from "../tools/define.js";
+import { canonical } from "./diff.js";
 
 /** How long a preview stays good for a write. */
 export const PREVIEW_TTL_MS = 15 * 60_000;

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import type { Provider } from "../client/errors.js";
+import { executeWrite, type RevertibleWrite, type WriteArgs, type WriteContract } from "../writes/pipeline.js";
+import { defineTool, type ToolDefinition, writeResultFields } from "./define.js";
+
+/** Fields every write result carries besides the tool's own: the base ones plus preview, confirmation, audit. */
+export const writeResult = {
+  ...writeResultFields,
+  previewToken: z
+    .string()
+    .optional()
+    .describe("Dry runs only: pass it with the same arguments to write exactly this change; refused if the record moved since"),
+  confirmation: z
+    .enum(["accepted", "declined", "cancelled", "timeout", "not_asked", "unavailable"])
+    .describe(
+      "Whether a person confirmed: accepted, declined, cancelled, timeout; not_asked (not sensitive, dry run, or confirmation off); unavailable (the host cannot ask)",
+    ),
+  auditId: z.string().optional().describe("Id of this write in the audit log"),
+};
+
+/**
+ * A write tool: its contract, plus the schema fields and handler every write tool shares.
+ * `previewToken` and `dryRun` are added to the input here.
+ */
+export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, Rec>(
+  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input" | "provider"> & {
+    provider: Provider;
+    input: I;
+    view: V;
+    write: WriteContract<z.output<I>, Rec>;
+  },
+): ToolDefinition & { revertible: RevertibleWrite } {
+  const { write, view, input, ...rest } = def;
+  const full = input.extend({
+    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
+    previewToken: z
+      .string()
+      .max(200_000)
+      .optional()
+      .describe("From a dry run with the same arguments: write only if the record has not moved since"),
+  });
+  const tool = defineTool({
+    ...rest,
+    input: full,
+    output: z.object({ ...writeResult, ...view }),
+    // The result is checked against the output schema by the server and the tests; its type is the schema's.
+    handler: (args, ctx, deps) =>
+      executeWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
+  });
+  return Object.assign(tool, {
+    revertible: { tool: rest.name, provider: rest.provider, contract: write as WriteContract<unknown, unknown> },
+  });
+}
