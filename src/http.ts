@@ -6,7 +6,7 @@ import { type Clients, createClients } from "./clients.js";
 import { type Config, ConfigError, isLoopbackHost } from "./config.js";
 import type { Logger } from "./log.js";
 import { redact } from "./redact.js";
-import { connectServer, createServer, createShared, keepReservedKeys, inFlight as toolCallsInFlight } from "./server.js";
+import { connectServer, createServer, createShared, keepReservedKeys, type SharedState, inFlight as toolCallsInFlight } from "./server.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
@@ -44,37 +44,75 @@ export interface HttpHandle {
   drain(why: string): Promise<void>;
 }
 
-export async function serveHttp(config: Config, logger: Logger): Promise<HttpHandle> {
-  const problems = httpConfigProblems(config);
-  if (problems.length) throw new ConfigError(problems);
-  const h = config.http;
-  const shared = createShared(config, logger);
-  const stopping = new AbortController();
-  const tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
-  const serverClients: Clients | undefined = tenants ? undefined : createClients(config);
-  const tokenDigest = h.token ? digest(h.token) : undefined;
-  const allowedHosts = new Set(h.allowedHosts.map((x) => x.replace(/^\[|\]$/g, "")));
-  const allowedOrigins = new Set(h.allowedOrigins);
-  const configured =
-    config.sandbox ||
-    h.credentials === "caller" ||
-    Boolean(config.leadping.token || config.leadconnector.token || config.twosms.accessToken || config.twosms.clientId);
-  let draining = false;
-  let active = 0;
+/** What one request's log line says, filled in as the request is understood. */
+interface Seen {
+  method?: string | undefined;
+  tool?: string | undefined;
+  tenant?: string | undefined;
+}
 
-  const logLine = (fields: Record<string, unknown>) => {
-    if (config.logLevel === "error" || config.logLevel === "warn") return;
-    process.stderr.write(`${redact(JSON.stringify(fields))}\n`);
-  };
+/**
+ * The /mcp endpoint and its neighbours (/healthz, /readyz): each request passes the guards (host,
+ * origin, token, credential headers, drain, method), has its body read, is admitted against the
+ * in-flight cap, and is answered by a fresh MCP server over the SDK's transport.
+ */
+class Endpoint {
+  draining = false;
+  /** Calls under way, counting every message of a batch. */
+  active = 0;
+  readonly stopping = new AbortController();
+  readonly shared: SharedState;
+  readonly tenants: TenantClients | undefined;
+  readonly serverClients: Clients | undefined;
+  private readonly tokenDigest: Buffer | undefined;
+  private readonly allowedHosts: Set<string>;
+  private readonly allowedOrigins: Set<string>;
+  private readonly configured: boolean;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+  ) {
+    const h = config.http;
+    this.shared = createShared(config, logger);
+    this.tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
+    this.serverClients = this.tenants ? undefined : createClients(config);
+    this.tokenDigest = h.token ? digest(h.token) : undefined;
+    this.allowedHosts = new Set(h.allowedHosts.map((x) => x.replace(/^\[|\]$/g, "")));
+    this.allowedOrigins = new Set(h.allowedOrigins);
+    this.configured =
+      config.sandbox ||
+      h.credentials === "caller" ||
+      Boolean(config.leadping.token || config.leadconnector.token || config.twosms.accessToken || config.twosms.clientId);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const seen = this.logRequest(req, res);
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") return reply(res, 200, { status: "ok" });
+    if (path === "/readyz")
+      return this.draining
+        ? reply(res, 503, { status: "draining" })
+        : this.configured
+          ? reply(res, 200, { status: "ready" })
+          : reply(res, 503, { status: "not configured: no provider has credentials" });
+    if (path !== "/mcp") return reply(res, 404, { error: "not found: the MCP endpoint is /mcp" });
+    if (this.refused(req, res)) return;
+    const message = await this.readMessage(req, res);
+    if (message === undefined || !this.admit(res, message)) return;
+    await this.dispatch(req, res, message, seen);
+  }
+
+  /** Gives the request an id and logs one JSON line for it when it ends. */
+  private logRequest(req: IncomingMessage, res: ServerResponse): Seen {
     const started = performance.now();
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
     res.setHeader("x-request-id", requestId);
-    const seen: { method?: string | undefined; tool?: string | undefined; tenant?: string | undefined } = {};
-    res.once("close", () =>
-      logLine({
+    const seen: Seen = {};
+    res.once("close", () => {
+      if (this.config.logLevel === "error" || this.config.logLevel === "warn") return;
+      const fields = {
         time: new Date().toISOString(),
         requestId,
         http: `${req.method} ${(req.url ?? "").split("?")[0]}`,
@@ -83,51 +121,50 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
         ...(seen.tenant ? { tenant: seen.tenant } : {}),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
-      }),
-    );
+      };
+      process.stderr.write(`${redact(JSON.stringify(fields))}\n`);
+    });
+    return seen;
+  }
 
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") return reply(res, 200, { status: "ok" });
-    if (path === "/readyz")
-      return draining
-        ? reply(res, 503, { status: "draining" })
-        : configured
-          ? reply(res, 200, { status: "ready" })
-          : reply(res, 503, { status: "not configured: no provider has credentials" });
-    if (path !== "/mcp") return reply(res, 404, { error: "not found: the MCP endpoint is /mcp" });
-
+  /** Answers a request that may not go further, and says so; false when it may. */
+  private refused(req: IncomingMessage, res: ServerResponse): boolean {
     // DNS rebinding: a page on another site must not reach a server on this machine through a
     // name that resolves here, so the Host must be one this server was told it is called.
-    if (!allowedHosts.has(hostnameOf(req.headers.host)))
-      return rpcError(res, 403, "Forbidden: this Host is not allowed (USERS_MCP_HTTP_ALLOWED_HOSTS)");
+    if (!this.allowedHosts.has(hostnameOf(req.headers.host)))
+      return refuse(res, 403, "Forbidden: this Host is not allowed (USERS_MCP_HTTP_ALLOWED_HOSTS)");
     // A browser page may call only from an origin the operator listed, or from this server's own
     // origin (same host and port as the Host just checked): a same-origin request is no rebinding.
     const origin = req.headers.origin?.toLowerCase();
-    if (origin !== undefined && !allowedOrigins.has(origin) && !isOwnOrigin(origin, req.headers.host))
-      return rpcError(res, 403, "Forbidden: this Origin is not allowed (USERS_MCP_HTTP_ALLOWED_ORIGINS)");
-    if (tokenDigest && !bearerMatches(req.headers.authorization, tokenDigest)) {
+    if (origin !== undefined && !this.allowedOrigins.has(origin) && !isOwnOrigin(origin, req.headers.host))
+      return refuse(res, 403, "Forbidden: this Origin is not allowed (USERS_MCP_HTTP_ALLOWED_ORIGINS)");
+    if (this.tokenDigest && !bearerMatches(req.headers.authorization, this.tokenDigest)) {
       res.setHeader("www-authenticate", 'Bearer realm="users-mcp"');
-      return rpcError(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
+      return refuse(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
     }
-    if (tenants) {
-      // Credentials that cannot be credentials are refused here, naming the header, before anything
-      // uses them: never scrubbed out of other people's text.
-      const problem = callerCredentialProblem(req.headers);
-      if (problem) return rpcError(res, 400, `Bad credential header: ${problem}`);
-    }
-    if (draining) {
+    // Credentials that cannot be credentials are refused here, naming the header, before anything
+    // uses them: never scrubbed out of other people's text.
+    const problem = this.tenants ? callerCredentialProblem(req.headers) : undefined;
+    if (problem) return refuse(res, 400, `Bad credential header: ${problem}`);
+    if (this.draining) {
       res.setHeader("connection", "close");
       res.setHeader("retry-after", "5");
-      return rpcError(res, 503, "This server is shutting down; retry on another replica");
+      return refuse(res, 503, "This server is shutting down; retry on another replica");
     }
     if (req.method !== "POST") {
       // Stateless: no session, so no stream to open (GET) and none to end (DELETE).
       res.setHeader("allow", "POST");
-      return rpcError(res, 405, "Method not allowed: this server is stateless; send JSON-RPC with POST");
+      return refuse(res, 405, "Method not allowed: this server is stateless; send JSON-RPC with POST");
     }
+    return false;
+  }
 
-    // The body is read before an in-flight slot is taken, under its own time limit: slow senders hold
-    // a socket each, never a slot that a caller whose body arrives at once needs.
+  /**
+   * The JSON-RPC message, or undefined once the request has been answered. The body is read before an
+   * in-flight slot is taken, under its own time limit: slow senders hold a socket each, never a slot.
+   */
+  private async readMessage(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    const h = this.config.http;
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge(req, res);
     const body = await readBody(req, h.headersTimeoutMs);
@@ -137,50 +174,70 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
       res.once("finish", () => req.destroy());
       return rpcError(res, 408, `Request body not received within ${h.headersTimeoutMs} ms`);
     }
-    if (body === "aborted") return;
-
-    let message: unknown;
+    if (body === "aborted") return undefined;
     try {
-      message = JSON.parse(body);
+      return JSON.parse(body);
     } catch {
       return reply(res, 400, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null });
     }
-    // Every message of a batch is a call of its own, and counts as one against the cap.
+  }
+
+  /** Takes an in-flight slot for every message of the request, or answers 503. */
+  private admit(res: ServerResponse, message: unknown): boolean {
+    const max = this.config.http.maxInFlight;
     const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
-    if (active + weight > h.maxInFlight) {
+    if (this.active + weight > max) {
       res.setHeader("retry-after", "1");
-      return rpcError(
+      return refuse(
         res,
         503,
-        weight > h.maxInFlight
-          ? `This batch holds ${weight} messages, more than the ${h.maxInFlight} this server runs at once: send fewer per request`
-          : `Too many requests in flight (${h.maxInFlight}); retry shortly`,
+        weight > max
+          ? `This batch holds ${weight} messages, more than the ${max} this server runs at once: send fewer per request`
+          : `Too many requests in flight (${max}); retry shortly`,
       );
     }
-    active += weight;
+    this.active += weight;
     res.once("close", () => {
-      active -= weight;
+      this.active -= weight;
     });
+    return true;
+  }
 
+  /** A fresh MCP server per request, over the SDK's stateless transport, with this request's clients. */
+  private async dispatch(req: IncomingMessage, res: ServerResponse, message: unknown, seen: Seen): Promise<void> {
     const first = (Array.isArray(message) ? message[0] : message) as { method?: unknown; params?: { name?: unknown } } | undefined;
     if (typeof first?.method === "string") seen.method = first.method;
     if (seen.method === "tools/call" && typeof first?.params?.name === "string") seen.tool = first.params.name.slice(0, 64);
-
-    const { clients, tenant } = tenants ? tenants.forRequest(req.headers) : { clients: serverClients as Clients, tenant: undefined };
+    const { clients, tenant } = this.tenants
+      ? this.tenants.forRequest(req.headers)
+      : { clients: this.serverClients as Clients, tenant: undefined };
     seen.tenant = tenant;
-    const server = createServer({ config, clients, logger, shutdown: stopping.signal, shared, tenant });
+    const { config, logger, shared } = this;
+    const server = createServer({ config, clients, logger, shutdown: this.stopping.signal, shared, tenant });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.once("close", () => {
       void transport.close();
       void server.close();
-      if (tenants) void clients.close(); // ends this request's use of the caller's clients
+      if (this.tenants) void clients.close(); // ends this request's use of the caller's clients
     });
     await connectServer(server, transport);
     await transport.handleRequest(req, res, keepReservedKeys(message));
   }
+}
 
+/** Answers with a JSON-RPC error; true, so that a guard can `return refuse(...)`. */
+function refuse(res: ServerResponse, status: number, message: string): true {
+  rpcError(res, status, message);
+  return true;
+}
+
+export async function serveHttp(config: Config, logger: Logger): Promise<HttpHandle> {
+  const problems = httpConfigProblems(config);
+  if (problems.length) throw new ConfigError(problems);
+  const h = config.http;
+  const endpoint = new Endpoint(config, logger);
   const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    endpoint.handle(req, res).catch((err: unknown) => {
       logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       if (!res.headersSent) rpcError(res, 500, "Internal error in users-mcp; the server keeps running");
       else res.destroy();
@@ -203,28 +260,31 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   });
   const address = httpServer.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-
   let drained: Promise<void> | undefined;
   const drain = (why: string): Promise<void> => {
-    drained ??= (async () => {
-      // New MCP requests get 503 and /readyz turns 503 at once, while the port stays open so that
-      // probes and load balancers see it; calls under way get the grace period to finish.
-      draining = true;
-      logger.info(`draining (${why}): not accepting new requests; ${active} under way get up to ${h.graceMs} ms`);
-      const until = Date.now() + h.graceMs;
-      while ((active > 0 || toolCallsInFlight.count > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      // Past the grace period, calls still running are stopped and answer with an error.
-      stopping.abort();
-      for (let waited = 0; toolCallsInFlight.count > 0 && waited < 1_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeAllConnections();
-      await closed;
-      await Promise.allSettled([serverClients?.close(), tenants?.close(), shared.close()]);
-    })();
+    drained ??= drainEndpoint(endpoint, httpServer, why);
     return drained;
   };
-
   return { url: `http://${host}:${address.port}/mcp`, server: httpServer, drain };
+}
+
+/**
+ * New MCP requests get 503 and /readyz turns 503 at once, while the port stays open so that probes and
+ * load balancers see it; calls under way get the grace period to finish, then are stopped and answer.
+ */
+async function drainEndpoint(endpoint: Endpoint, httpServer: NodeHttpServer, why: string): Promise<void> {
+  const { graceMs } = endpoint.config.http;
+  endpoint.draining = true;
+  endpoint.logger.info(`draining (${why}): not accepting new requests; ${endpoint.active} under way get up to ${graceMs} ms`);
+  const until = Date.now() + graceMs;
+  while ((endpoint.active > 0 || toolCallsInFlight.count > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  // Past the grace period, calls still running are stopped and answer with an error.
+  endpoint.stopping.abort();
+  for (let waited = 0; toolCallsInFlight.count > 0 && waited < 1_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  httpServer.closeAllConnections();
+  await closed;
+  await Promise.allSettled([endpoint.serverClients?.close(), endpoint.tenants?.close(), endpoint.shared.close()]);
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -113,6 +113,23 @@ export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | 
 /** Writes queue per record, in this process. */
 const queues = new RecordQueues();
 
+/** One write under way: what every step of the pipeline needs to know about it. */
+interface Run<Args, Rec> {
+  tool: string;
+  provider: Provider;
+  contract: WriteContract<Args, Rec>;
+  /** The tool's own arguments: what the contract and the preview bind to. */
+  change: Args;
+  ctx: CallContext;
+  deps: WriteDeps;
+  services: WriteServices;
+  options: WriteOptions;
+  /** The record's id, and the queue key: provider, the credential's account, the id. */
+  id: string;
+  key: string;
+  request: string;
+}
+
 /**
  * Runs one write through the pipeline. Write tools get it through defineWriteTool; revert_write calls
  * it with the undone write's contract and `options`.
@@ -129,32 +146,13 @@ export async function executeWrite<Args, Rec>(
   const services = deps.writes;
   if (!services) throw new Error(`${tool} was called without the write services`);
   const { dryRun, previewToken, ...own } = args;
-  const change = own as Args; // the tool's own arguments: what the contract and the preview bind to
+  const change = own as Args;
   const { account, id } = contract.target(change, deps);
   const key = `${provider}:${account}:${id}`;
-  const request = requestHash(own);
-  const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, request) : undefined;
-
-  if (dryRun) {
-    // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
-    const current = await contract.read(ctx, change, deps);
-    const plan = contract.plan(change, current, deps);
-    const token = plan.changed.length ? services.previews.issue(tool, key, request, plan.seen) : undefined;
-    const n = plan.changed.length;
-    return {
-      applied: false,
-      dryRun: true,
-      changed: plan.changed,
-      confirmation: "not_asked",
-      message: n
-        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
-        : "Dry run: nothing would change; the record already has these values. Nothing was written.",
-      ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
-      ...(token ? { previewToken: token } : {}),
-      ...contract.view(plan.preview ?? current),
-    };
-  }
-
+  const run: Run<Args, Rec> = { tool, provider, contract, change, ctx, deps, services, options, id, key, request: requestHash(own) };
+  const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, run.request) : undefined;
+  // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
+  if (dryRun) return preview(run);
   let done: () => void;
   try {
     done = await queues.turn(key, ctx.signal);
@@ -162,137 +160,200 @@ export async function executeWrite<Args, Rec>(
     throw queueStopped(ctx, provider, tool);
   }
   try {
-    const current = await contract.read(ctx, change, deps);
-    const plan = contract.plan(change, current, deps);
-    const base = {
-      tool: options.auditTool ?? tool,
-      provider,
-      target: id,
-      client: services.client,
-      sandbox: deps.config.sandbox,
-      tenant: services.tenant,
-      revertOf: options.revertOf,
-    };
-    const record = (
-      phase: "intent" | "outcome",
-      outcome: AuditOutcome | undefined,
-      confirmation: Confirmation,
-      more: Partial<AuditRecord> = {},
-    ) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation, more);
+    return await commit(run, seenAtPreview);
+  } finally {
+    done();
+  }
+}
 
-    if (plan.changed.length === 0) {
-      const auditId = await appendOrFail(ctx, services.audit, record("outcome", "unchanged", "not_asked"), false);
-      return {
-        applied: false,
-        dryRun: false,
-        changed: [],
-        confirmation: "not_asked",
-        message: plan.unchangedMessage ?? "Nothing to change: the record already has these values. Nothing was written.",
-        ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
-        ...(auditId ? { auditId } : {}),
-        ...contract.view(current),
-      };
-    }
+/** The parts of a write's result; `result` gives every write result the same shape. */
+interface Outcome {
+  applied: boolean;
+  dryRun: boolean;
+  changed: Change[];
+  confirmation: Confirmation;
+  message: string;
+  warnings?: string[] | undefined;
+  previewToken?: string | undefined;
+  retries?: string[] | undefined;
+  auditId?: string | undefined;
+}
 
-    if (seenAtPreview) {
-      const moved = Object.keys(seenAtPreview).filter((f) => canonical(seenAtPreview[f] ?? null) !== canonical(plan.seen[f] ?? null));
-      if (moved.length) {
-        await appendOrFail(ctx, services.audit, record("outcome", "conflict", "not_asked"), false);
-        throw new RefusalError(
-          [
-            `Conflict: the record changed since the preview, so nothing was written.`,
-            ...moved.map((f) => `- ${f}: ${show(seenAtPreview[f])} at preview time, ${show(plan.seen[f])} now`),
-            "Preview again with dryRun: true, show the person the new values, and write with the new previewToken.",
-          ].join("\n"),
-        );
-      }
-    }
+function result(o: Outcome, view: Record<string, unknown>, extra?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    applied: o.applied,
+    dryRun: o.dryRun,
+    changed: o.changed,
+    confirmation: o.confirmation,
+    message: o.message,
+    ...(o.warnings?.length ? { warnings: o.warnings } : {}),
+    ...(o.retries?.length ? { retries: o.retries } : {}),
+    ...(o.previewToken ? { previewToken: o.previewToken } : {}),
+    ...(o.auditId ? { auditId: o.auditId } : {}),
+    ...view,
+    ...extra,
+  };
+}
 
-    const reasons = sensitiveReasons(plan.changed, contract);
-    let confirmation: Confirmation = "not_asked";
-    const mode = deps.config.confirm.mode;
-    if (reasons.length && mode !== "off") {
-      if (!services.person.canAsk) {
-        if (mode === "require")
-          throw new RefusalError(
-            `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation, or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
-          );
-        confirmation = "unavailable";
-      } else {
-        const question = confirmQuestion(reasons, contract.subject(current), provider, plan.changed);
-        const resume = ctx.pauseDeadline(); // the upstream deadline does not run while a person decides
-        try {
-          confirmation = await services.person.ask(question, ctx);
-        } finally {
-          resume();
-        }
-        if (ctx.signal.aborted) throw queueStopped(ctx, provider, tool);
-        if (confirmation !== "accepted") {
-          const auditId = await appendOrFail(ctx, services.audit, record("outcome", "declined", confirmation), false);
-          const why = { declined: "declined it", cancelled: "dismissed the question", timeout: "did not answer in time" }[
-            confirmation as "declined" | "cancelled" | "timeout"
-          ];
-          return {
-            applied: false,
-            dryRun: false,
-            changed: plan.changed,
-            confirmation,
-            message: `Not written: the person asked to confirm this change ${why ?? "declined it"}. Do not retry it unless they ask you to.`,
-            ...(plan.warnings.length ? { warnings: plan.warnings } : {}),
-            ...(auditId ? { auditId } : {}),
-            ...contract.view(current),
-          };
-        }
-      }
-    }
+/** dryRun: read, plan, and a preview token bound to what was seen. */
+async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, unknown>> {
+  const { contract, change, ctx, deps } = run;
+  const current = await contract.read(ctx, change, deps);
+  const plan = contract.plan(change, current, deps);
+  const n = plan.changed.length;
+  return result(
+    {
+      applied: false,
+      dryRun: true,
+      changed: plan.changed,
+      confirmation: "not_asked",
+      message: n
+        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
+        : "Dry run: nothing would change; the record already has these values. Nothing was written.",
+      warnings: plan.warnings,
+      previewToken: n ? run.services.previews.issue(run.tool, run.key, run.request, plan.seen) : undefined,
+    },
+    contract.view(plan.preview ?? current),
+  );
+}
 
-    // Fail closed: a write that cannot be recorded does not happen.
-    const intent = record("intent", undefined, confirmation);
-    const auditId = await appendOrFail(ctx, services.audit, intent, true);
-    let sent: Awaited<ReturnType<WritePlan<Rec>["send"]>>;
-    try {
-      sent = await plan.send(ctx);
-    } catch (err) {
-      const unknown = err instanceof UpstreamError ? err.maybeApplied : true;
-      await appendQuietly(ctx, deps, services.audit, {
-        ...intent,
-        phase: "outcome",
-        time: new Date().toISOString(),
-        outcome: unknown ? "unknown" : "failed",
+type Recorder = (phase: "intent" | "outcome", outcome: AuditOutcome | undefined, confirmation: Confirmation) => AuditRecord;
+
+/** Inside the record's turn: read → plan → check the preview → confirm → record, write, verify, record. */
+async function commit<Args, Rec>(
+  run: Run<Args, Rec>,
+  seenAtPreview: Record<string, unknown> | undefined,
+): Promise<Record<string, unknown>> {
+  const { contract, change, ctx, deps, services } = run;
+  const current = await contract.read(ctx, change, deps);
+  const plan = contract.plan(change, current, deps);
+  const base = {
+    tool: run.options.auditTool ?? run.tool,
+    provider: run.provider,
+    target: run.id,
+    client: services.client,
+    sandbox: deps.config.sandbox,
+    tenant: services.tenant,
+    revertOf: run.options.revertOf,
+  };
+  const record: Recorder = (phase, outcome, confirmation) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation, {});
+  const asItIs = (o: Omit<Outcome, "dryRun">) => result({ ...o, dryRun: false, warnings: plan.warnings }, contract.view(current));
+
+  if (plan.changed.length === 0) {
+    const auditId = await appendOrFail(ctx, services.audit, record("outcome", "unchanged", "not_asked"), false);
+    const message = plan.unchangedMessage ?? "Nothing to change: the record already has these values. Nothing was written.";
+    return asItIs({ applied: false, changed: [], confirmation: "not_asked", message, auditId });
+  }
+  await checkPreview(run, plan, seenAtPreview, record);
+  const confirmation = await confirm(run, plan, current);
+  if (confirmation === "declined" || confirmation === "cancelled" || confirmation === "timeout") {
+    const auditId = await appendOrFail(ctx, services.audit, record("outcome", "declined", confirmation), false);
+    const why = { declined: "declined it", cancelled: "dismissed the question", timeout: "did not answer in time" }[confirmation];
+    const message = `Not written: the person asked to confirm this change ${why}. Do not retry it unless they ask you to.`;
+    return asItIs({ applied: false, changed: plan.changed, confirmation, message, auditId });
+  }
+  return write(run, plan, confirmation, record);
+}
+
+/** A write carrying a preview token is refused when a field it previewed moved since. */
+async function checkPreview<Args, Rec>(
+  run: Run<Args, Rec>,
+  plan: WritePlan<Rec>,
+  seenAtPreview: Record<string, unknown> | undefined,
+  record: Recorder,
+): Promise<void> {
+  if (!seenAtPreview) return;
+  const moved = Object.keys(seenAtPreview).filter((f) => canonical(seenAtPreview[f] ?? null) !== canonical(plan.seen[f] ?? null));
+  if (!moved.length) return;
+  await appendOrFail(run.ctx, run.services.audit, record("outcome", "conflict", "not_asked"), false);
+  throw new RefusalError(
+    [
+      `Conflict: the record changed since the preview, so nothing was written.`,
+      ...moved.map((f) => `- ${f}: ${show(seenAtPreview[f])} at preview time, ${show(plan.seen[f])} now`),
+      "Preview again with dryRun: true, show the person the new values, and write with the new previewToken.",
+    ].join("\n"),
+  );
+}
+
+/** Whether a person confirmed a sensitive change: asked through the host when it can ask, under USERS_MCP_CONFIRM. */
+async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, current: Rec): Promise<Confirmation> {
+  const { contract, ctx, services, provider } = run;
+  const reasons = sensitiveReasons(plan.changed, contract);
+  const mode = run.deps.config.confirm.mode;
+  if (!reasons.length || mode === "off") return "not_asked";
+  if (!services.person.canAsk) {
+    if (mode === "require")
+      throw new RefusalError(
+        `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation, or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
+      );
+    return "unavailable";
+  }
+  const question = confirmQuestion(reasons, contract.subject(current), provider, plan.changed);
+  const resume = ctx.pauseDeadline(); // the upstream deadline does not run while a person decides
+  let answer: Confirmation;
+  try {
+    answer = await services.person.ask(question, ctx);
+  } finally {
+    resume();
+  }
+  if (ctx.signal.aborted) throw queueStopped(ctx, provider, run.tool);
+  return answer;
+}
+
+/** Fail closed: the intent is on record before the upstream is touched; then send, verify, record the outcome. */
+async function write<Args, Rec>(
+  run: Run<Args, Rec>,
+  plan: WritePlan<Rec>,
+  confirmation: Confirmation,
+  record: Recorder,
+): Promise<Record<string, unknown>> {
+  const { contract, ctx, deps, services, provider, id } = run;
+  const intent = record("intent", undefined, confirmation);
+  const auditId = await appendOrFail(ctx, services.audit, intent, true);
+  const ended = (outcome: AuditOutcome, more: Partial<AuditRecord>): AuditRecord => ({
+    ...intent,
+    phase: "outcome",
+    time: new Date().toISOString(),
+    outcome,
+    ...more,
+  });
+  let sent: Awaited<ReturnType<WritePlan<Rec>["send"]>>;
+  try {
+    sent = await plan.send(ctx);
+  } catch (err) {
+    const unknown = err instanceof UpstreamError ? err.maybeApplied : true;
+    await appendQuietly(
+      ctx,
+      deps,
+      services.audit,
+      ended(unknown ? "unknown" : "failed", {
         requestId: err instanceof UpstreamError ? err.requestId : ctx.requestId,
         // An upstream's words may echo the credential this call sent: scrubbed with this call's secrets.
         error: ctx.scrub(err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 300),
-      });
-      throw err;
-    }
-
-    const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
-    if (confirmation === "unavailable")
-      warnings.push("No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).");
-    const logged = await appendQuietly(ctx, deps, services.audit, {
-      ...intent,
-      phase: "outcome",
-      time: new Date().toISOString(),
-      outcome: "applied",
-      requestId: ctx.requestId,
-    });
-    if (!logged) warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
-    const retries = ctx.retries.length ? ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`) : undefined;
-    return {
+      }),
+    );
+    throw err;
+  }
+  const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
+  if (confirmation === "unavailable")
+    warnings.push("No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).");
+  if (!(await appendQuietly(ctx, deps, services.audit, ended("applied", { requestId: ctx.requestId }))))
+    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
+  const who = `${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`}`;
+  return result(
+    {
       applied: true,
       dryRun: false,
       changed: plan.changed,
       confirmation,
-      message: `Updated ${plan.changed.length} field(s) of ${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
-      ...(warnings.length ? { warnings } : {}),
-      ...(retries ? { retries } : {}),
-      ...(auditId ? { auditId } : {}),
-      ...contract.view(sent.record),
-      ...sent.extra,
-    };
-  } finally {
-    done();
-  }
+      message: `Updated ${plan.changed.length} field(s) of ${who} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      warnings,
+      retries: ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`),
+      auditId,
+    },
+    contract.view(sent.record),
+    sent.extra,
+  );
 }
 
 const fieldList = (changed: Change[]) => changed.map((c) => c.field).join(", ");
