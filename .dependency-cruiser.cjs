@@ -1,5 +1,12 @@
 // The dependency rules `npm run lint` checks (dependency-cruiser): no import cycles in src/, and the
-// layers only import downwards. README "How it is built" explains the layers.
+// layers only import downwards. README "How it is built" explains the layers:
+//
+//   cli -> transport -> mcp -> tools -> writes -> audit -> client -> sandbox, settings -> kernel
+//
+// (the sandbox is a stand-in for the upstreams: only the CLI starts it, and it uses settings and kernel).
+const LAYERS = ["cli", "transport", "mcp", "tools", "writes", "audit", "client", "sandbox", "settings", "kernel"];
+const above = (layer) => LAYERS.slice(0, LAYERS.indexOf(layer));
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -10,26 +17,40 @@ module.exports = {
       from: { path: "^src" },
       to: { circular: true },
     },
-    {
-      name: "clients-know-no-mcp",
+    ...LAYERS.filter((l) => above(l).length).map((layer) => ({
+      name: `${layer}-imports-only-downwards`,
       severity: "error",
-      comment: "The upstream clients are the only upstream I/O and know nothing of MCP, tools or the write pipeline.",
-      from: { path: "^src/client/" },
-      to: { path: "^src/(tools|writes|server|http|index|tenants|doctor|audit)|@modelcontextprotocol" },
+      comment: `src/${layer}/ may import only the layers below it, never ${above(layer).join(", ")}.`,
+      from: { path: `^src/${layer}/` },
+      to: { path: `^src/(${above(layer).join("|")})/` },
+    })),
+    {
+      name: "sandbox-is-no-layer-of-the-server",
+      severity: "error",
+      comment: "Only the CLI starts the sandbox; nothing of the server's path imports it.",
+      from: { path: "^src/(transport|mcp|tools|writes|audit|client)/" },
+      to: { path: "^src/sandbox/" },
     },
     {
-      name: "pipeline-knows-no-tool",
+      name: "only-the-client-speaks-http-upstream",
       severity: "error",
-      comment: "The write pipeline knows nothing of any one tool or platform; tools build on it, not the other way.",
-      from: { path: "^src/writes/" },
-      to: { path: "^src/(tools|server|http|index|sandbox)|^src/client/(leadping|leadconnector|twosms)" },
+      comment: "Tools and the pipeline never import undici: the clients are the only upstream I/O.",
+      from: { path: "^src/(mcp|tools|writes|audit)/" },
+      to: { path: "undici" },
     },
     {
-      name: "tools-use-no-transport",
+      name: "below-the-server-knows-no-mcp",
       severity: "error",
-      comment: "Tools never import undici, the MCP server, or a transport.",
-      from: { path: "^src/tools/" },
-      to: { path: "^src/(server|http|index)|undici|@modelcontextprotocol" },
+      comment: "Tools, the pipeline, the audit store and the clients never import MCP types.",
+      from: { path: "^src/(tools|writes|audit|client|settings|kernel)/" },
+      to: { path: "@modelcontextprotocol" },
+    },
+    {
+      name: "everything-in-a-room",
+      severity: "error",
+      comment: "Every module of src/ lives in one of the layers' folders.",
+      from: { path: "^src/[^/]+$" },
+      to: {},
     },
   ],
   options: {

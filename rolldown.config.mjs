@@ -4,17 +4,17 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "rolldown";
 
-const AJV_STUB = fileURLToPath(new URL("./src/no-schema-validation.ts", import.meta.url));
+const AJV_STUB = fileURLToPath(new URL("./src/mcp/lazy-validator.ts", import.meta.url));
 
 export default defineConfig({
-  input: { index: "src/index.ts", "sandbox/index": "src/sandbox/index.ts" },
+  input: { index: "src/cli/main.ts", "sandbox/index": "src/sandbox/index.ts" },
   platform: "node",
   external: [/^node:/],
   plugins: [
     {
       // The SDK's Server loads Ajv (with its formats and URI parser) to validate elicitation replies.
       // The server passes a validator that loads the real Ajv provider when the first confirmation is
-      // asked (src/no-schema-validation.ts), so this static import is not on the start-up path.
+      // asked (src/mcp/lazy-validator.ts), so this static import is not on the start-up path.
       name: "users-mcp:no-ajv",
       resolveId(source, importer) {
         if (importer?.includes("@modelcontextprotocol/sdk") && source.endsWith("/validation/ajv-provider.js")) return AJV_STUB;

@@ -8,10 +8,10 @@ import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parsesAsIs } from "../src/as-is.js";
 import { LcRoles, LcUser } from "../src/client/leadconnector.js";
 import { LeadpingUser, TrustedFormCertificate, UserCompliance } from "../src/client/leadping.js";
 import { TwoSmsUser } from "../src/client/twosms.js";
+import { parsesAsIs } from "../src/kernel/as-is.js";
 import { SANDBOX_CREDENTIALS, startSandbox } from "../src/sandbox/index.js";
 import { ALL_TOOLS } from "../src/tools/index.js";
 

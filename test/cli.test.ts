@@ -1,8 +1,8 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENV_VARS } from "../src/config.js";
+import { VERSION } from "../src/kernel/version.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { VERSION } from "../src/version.js";
+import { ENV_VARS } from "../src/settings/config.js";
 import { runCli as run, sandboxEnv, startServer } from "./harness.js";
 
 let sandbox: Sandbox;

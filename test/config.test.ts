@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig } from "../src/settings/config.js";
 import { selectTools } from "../src/tools/index.js";
 
 describe("configuration", () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseRetryAfter } from "../src/client/http.js";
+import { parseRetryAfter } from "../src/client/request.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { isolatedEnv, runCli, SERVER, sandboxEnv, startServer, until } from "./harness.js";

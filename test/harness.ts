@@ -16,12 +16,12 @@ import {
   JSONRPCMessageSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "vitest";
-import { createClients } from "../src/clients.js";
-import { type Config, loadConfig, secretsOf } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { setServerSecrets } from "../src/redact.js";
+import { createClients } from "../src/client/index.js";
+import { createLogger } from "../src/kernel/log.js";
+import { setServerSecrets } from "../src/kernel/redact.js";
+import { connectServer, createServer } from "../src/mcp/server.js";
 import { SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions, startSandbox } from "../src/sandbox/index.js";
-import { connectServer, createServer } from "../src/server.js";
+import { type Config, loadConfig, secretsOf } from "../src/settings/config.js";
 
 export { SANDBOX_CREDENTIALS };
 

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseRetryAfter } from "../src/client/http.js";
+import { parseRetryAfter } from "../src/client/request.js";
 import { type Harness, startHarness } from "./harness.js";
 
 let h: Harness;

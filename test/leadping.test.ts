@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { VERSION } from "../src/version.js";
+import { VERSION } from "../src/kernel/version.js";
 import { type Harness, SANDBOX_CREDENTIALS, startHarness } from "./harness.js";
 
 let h: Harness;

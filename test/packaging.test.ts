@@ -9,8 +9,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Ajv } from "ajv";
 import formats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENV_VARS } from "../src/config.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { ENV_VARS } from "../src/settings/config.js";
 import { ALL_TOOLS } from "../src/tools/index.js";
 import { isolatedEnv, SANDBOX_CREDENTIALS } from "./harness.js";
 

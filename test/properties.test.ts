@@ -6,10 +6,10 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { formatPath } from "../src/errors.js";
+import { formatPath } from "../src/mcp/explain.js";
+import { checkArgumentShape } from "../src/mcp/server.js";
 import { COMPANY_ID } from "../src/sandbox/leadconnector.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { checkArgumentShape } from "../src/server.js";
 import type { ToolDefinition } from "../src/tools/define.js";
 import { ALL_TOOLS } from "../src/tools/index.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "../src/tools/leadconnector-vocab.js";

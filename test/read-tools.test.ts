@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stripInvisible } from "../src/redact.js";
+import { stripInvisible } from "../src/kernel/redact.js";
 import { COMPANY_ID } from "../src/sandbox/leadconnector.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { type Harness, runCli, SANDBOX_CREDENTIALS, sandboxEnv, startHarness, startServer } from "./harness.js";

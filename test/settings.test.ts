@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ConfigError, isLoopbackHost, loadConfig } from "../src/config.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { resolveSettings, SettingsError, userEnvFile } from "../src/settings.js";
+import { ConfigError, isLoopbackHost, loadConfig } from "../src/settings/config.js";
+import { resolveSettings, SettingsError, userEnvFile } from "../src/settings/files.js";
 import { runCli, SANDBOX_CREDENTIALS, startHarness, startServer } from "./harness.js";
 
 /** A second loopback server: where a hostile .env would send the user's token. It records everything. */

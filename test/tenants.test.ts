@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCallContext } from "../src/client/call-context.js";
-import { loadConfig } from "../src/config.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { callerCredentialProblem, TenantClients } from "../src/tenants.js";
+import { loadConfig } from "../src/settings/config.js";
+import { callerCredentialProblem, TenantClients } from "../src/transport/tenants.js";
 import { SANDBOX_CREDENTIALS } from "./harness.js";
 
 let sandbox: Sandbox;

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { toolListing } from "../src/server.js";
+import { toolListing } from "../src/mcp/server.js";
 import { TOOL_CATALOG } from "../src/tools/catalog.js";
 import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
-import { defOf } from "../src/zod-defs.js";
+import { defOf } from "../src/kernel/zod-defs.js";
 
-// zod's schema definitions are read in one place (src/zod-defs.ts). If an upgrade changes any field read
+// zod's schema definitions are read in one place (src/kernel/zod-defs.ts). If an upgrade changes any field read
 // there, this fails here, loudly, instead of the fast path or an error message going quietly wrong.
 describe("the zod definitions this server reads", () => {
   it("zod is pinned to an exact version", () => {

@@ -1,4 +1,4 @@
-import { isServerSecret, MIN_SECRET_LENGTH, redact, type ScopedSecrets } from "../redact.js";
+import { isServerSecret, MIN_SECRET_LENGTH, redact, type ScopedSecrets } from "../kernel/redact.js";
 
 /**
  * Where a call's secret is scrubbed: a credential it sends ("everywhere": results, errors, audit), or

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CallContext } from "./call-context.js";
 import { pathSegment } from "./errors.js";
-import { accountKey, HttpClient } from "./http.js";
+import { accountKey, HttpClient } from "./request.js";
 
 export type LcRoles = z.infer<typeof LcRoles>;
 export const LcRoles = z.looseObject({

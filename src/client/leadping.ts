@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { CallContext } from "./call-context.js";
-import { accountKey, HttpClient } from "./http.js";
+import { accountKey, HttpClient } from "./request.js";
 
 // Every known field is optional and nullable and unknown fields are kept: the vendor's
 // contract has drifted across three published shapes (see the README), and a read-modify-write

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type CallContext, createCallContext, raceAbort } from "./call-context.js";
 import { pathSegment, UpstreamError } from "./errors.js";
-import { accountKey, HttpClient, type RequestSpec } from "./http.js";
+import { accountKey, HttpClient, type RequestSpec } from "./request.js";
 
 /** A 2SMS user, PascalCase as on the wire. */
 export type TwoSmsUser = z.infer<typeof TwoSmsUser>;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Config } from "../config.js";
+import type { Config } from "../settings/config.js";
 import { COMPANY_ID, createLeadConnector } from "./leadconnector.js";
 import { createLeadping } from "./leadping.js";
 import { type HandlerResponse, SANDBOX_CREDENTIALS } from "./shared.js";

@@ -1,4 +1,4 @@
-import { type Config, ConfigError } from "../config.js";
+import { type Config, ConfigError } from "../settings/config.js";
 
 /**
  * The tool names and whether each only reads, without their schemas: enough to check the

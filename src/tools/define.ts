@@ -6,9 +6,9 @@ import { InputError } from "../client/errors.js";
 
 export { InputError };
 
-import type { AuditIndex } from "../audit-index.js";
-import type { Config } from "../config.js";
-import { hasHiddenCharacters } from "../redact.js";
+import type { AuditIndex } from "../audit/history.js";
+import { hasHiddenCharacters } from "../kernel/redact.js";
+import type { Config } from "../settings/config.js";
 import type { WriteDeps } from "../writes/pipeline.js";
 
 /** What a tool's handler is given: the write path's dependencies, plus the audit log to read and the caller's tenant. */

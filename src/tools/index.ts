@@ -1,4 +1,4 @@
-import type { Config } from "../config.js";
+import type { Config } from "../settings/config.js";
 import { selectToolNames } from "./catalog.js";
 import type { ToolDefinition } from "./define.js";
 import { getCurrentUser } from "./get-current-user.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { AuditIndex } from "../audit-index.js";
-import { RefusalError } from "../errors.js";
+import type { AuditIndex } from "../audit/history.js";
+import { RefusalError } from "../kernel/refusal.js";
 import { defineTool, type ToolDeps } from "./define.js";
 
 export const WRITE_TOOLS = ["update_compliance", "update_user", "update_gdpr"] as const;

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { AuditRecord } from "../audit.js";
-import type { AuditIndex, IndexedWrite } from "../audit-index.js";
-import { RefusalError } from "../errors.js";
+import type { AuditIndex, IndexedWrite } from "../audit/history.js";
+import type { AuditRecord } from "../audit/log.js";
+import { RefusalError } from "../kernel/refusal.js";
 import { canonical } from "../writes/diff.js";
 import { executeWrite, type RevertibleWrite, type WriteArgs, type WriteContract, type WritePlan } from "../writes/pipeline.js";
 import { defineTool, type ToolDeps } from "./define.js";

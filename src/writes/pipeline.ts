@@ -1,10 +1,10 @@
-import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit.js";
+import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
-import type { Clients } from "../clients.js";
-import type { Config } from "../config.js";
-import { RefusalError } from "../errors.js";
-import type { Logger } from "../log.js";
+import type { Clients } from "../client/index.js";
+import type { Logger } from "../kernel/log.js";
+import { RefusalError } from "../kernel/refusal.js";
+import type { Config } from "../settings/config.js";
 import { type Change, canonical } from "./diff.js";
 import { RecordQueues } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";

@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "../kernel/log.js";
 
 /**
  * The server's whole configuration, read from the environment once at start-up.
@@ -64,10 +65,9 @@ export interface Config {
   sources: Record<string, string>;
 }
 
-export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+export { LOG_LEVELS, type LogLevel };
 export const CONFIRM_MODES = ["off", "ask", "require"] as const;
 export type ConfirmMode = (typeof CONFIRM_MODES)[number];
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

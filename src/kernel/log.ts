@@ -1,5 +1,8 @@
-import type { LogLevel } from "./config.js";
 import { redact } from "./redact.js";
+
+/** How much goes to stderr, least first. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "./config.js";
-import { createLogger, type Logger } from "./log.js";
-import { redact, setServerSecrets } from "./redact.js";
-import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "./settings.js";
-import { VERSION } from "./version.js";
+import { createLogger, type Logger } from "../kernel/log.js";
+import { redact, setServerSecrets } from "../kernel/redact.js";
+import { VERSION } from "../kernel/version.js";
+import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
+import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "../settings/files.js";
 
 const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping, LeadConnector (HighLevel) and 2SMS.
 
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       throw err;
     });
   if (command === "audit") {
-    const { runAuditCommand } = await import("./audit-command.js");
+    const { runAuditCommand } = await import("./audit.js");
     process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s)); // allow-stdout: audit is a CLI report
     return;
   }
@@ -113,13 +113,13 @@ async function main(): Promise<void> {
 
 /** --http: the remote mode (src/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
 async function serveRemote(config: Config, logger: Logger): Promise<void> {
-  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
     sandbox = await startSandbox();
     config = sandboxConfig(config, sandbox);
   }
-  const { serveHttp } = await import("./http.js");
+  const { serveHttp } = await import("../transport/http.js");
   let handle: Awaited<ReturnType<typeof serveHttp>>;
   try {
     handle = await serveHttp(config, logger);
@@ -214,16 +214,16 @@ function cliError(err: unknown): string {
 }
 
 async function serve(config: Config, logger: Logger, settingsFile: string | undefined): Promise<void> {
-  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
     sandbox = await startSandbox();
     config = sandboxConfig(config, sandbox);
   }
 
   const [{ createServer, connectServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
-    import("./server.js"),
-    import("./clients.js"),
+    import("../mcp/server.js"),
+    import("../client/index.js"),
     import("@modelcontextprotocol/sdk/server/stdio.js"),
   ]);
   const clients = createClients(config);
@@ -245,7 +245,7 @@ async function serve(config: Config, logger: Logger, settingsFile: string | unde
     force.unref();
     // In-flight calls are stopped and answer with an error result before the transport closes.
     stopping.abort();
-    const { inFlight } = await import("./server.js");
+    const { inFlight } = await import("../mcp/server.js");
     for (let waited = 0; inFlight.count > 0 && waited < 1_500; waited += 10) await new Promise((r) => setTimeout(r, 10));
     // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
     await new Promise((r) => setImmediate(r));

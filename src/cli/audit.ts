@@ -1,5 +1,5 @@
-import { readAudit, renderAuditTable, selectEntries } from "./audit.js";
-import type { Config } from "./config.js";
+import { readAudit, renderAuditTable, selectEntries } from "../audit/log.js";
+import type { Config } from "../settings/config.js";
 
 /** `users-mcp audit`: recent writes from the audit log, as a table or JSON. Returns the exit code. */
 export async function runAuditCommand(

@@ -2,11 +2,18 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { type Clients, createClients } from "./clients.js";
-import { type Config, ConfigError, isLoopbackHost } from "./config.js";
-import type { Logger } from "./log.js";
-import { redact } from "./redact.js";
-import { connectServer, createServer, createShared, keepReservedKeys, type SharedState, inFlight as toolCallsInFlight } from "./server.js";
+import { type Clients, createClients } from "../client/index.js";
+import type { Logger } from "../kernel/log.js";
+import { redact } from "../kernel/redact.js";
+import {
+  connectServer,
+  createServer,
+  createShared,
+  keepReservedKeys,
+  type SharedState,
+  inFlight as toolCallsInFlight,
+} from "../mcp/server.js";
+import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**

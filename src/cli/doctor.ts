@@ -1,8 +1,8 @@
-import { createCallContext } from "./client/call-context.js";
-import { UpstreamError } from "./client/errors.js";
-import { createClients } from "./clients.js";
-import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "./config.js";
-import { describeError } from "./errors.js";
+import { createCallContext } from "../client/call-context.js";
+import { UpstreamError } from "../client/errors.js";
+import { createClients } from "../client/index.js";
+import { describeError } from "../mcp/explain.js";
+import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "../settings/config.js";
 
 export interface DoctorRow {
   provider: string;
@@ -21,9 +21,9 @@ const PROBE_GUID = "00000000-0000-0000-0000-000000000000";
  * prints a table, and returns the exit code: non-zero when a configured provider fails or none is configured.
  */
 export async function runDoctor(config: Config, write: (s: string) => void, settingsFile?: string): Promise<number> {
-  let sandbox: import("./sandbox/index.js").Sandbox | undefined;
+  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
   if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("./sandbox/index.js");
+    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
     sandbox = await startSandbox();
     config = sandboxConfig(config, sandbox);
   }
@@ -159,7 +159,7 @@ async function renderWritePath(config: Config, write: (s: string) => void): Prom
   const lines = ["", `Confirmation of sensitive writes: ${config.confirm.mode} (timeout ${config.confirm.timeoutMs} ms)`];
   if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
   else {
-    const { auditProblem } = await import("./audit.js");
+    const { auditProblem } = await import("../audit/log.js");
     const problem = await auditProblem(config.auditLog);
     broken = problem !== undefined;
     lines.push(

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Agent } from "undici";
 import type { z } from "zod";
-import { parsesAsIs } from "../as-is.js";
-import { USER_AGENT } from "../version.js";
+import { parsesAsIs } from "../kernel/as-is.js";
+import { USER_AGENT } from "../kernel/version.js";
 import { type CallContext, raceAbort } from "./call-context.js";
 import { type Provider, type RateLimitInfo, UpstreamError, type UpstreamErrorCode } from "./errors.js";
 

@@ -1,8 +1,8 @@
-import { UpstreamError } from "./client/errors.js";
-import { LeadConnectorClient } from "./client/leadconnector.js";
-import { LeadpingClient } from "./client/leadping.js";
-import { TwoSmsClient } from "./client/twosms.js";
-import type { Config } from "./config.js";
+import type { Config } from "../settings/config.js";
+import { UpstreamError } from "./errors.js";
+import { LeadConnectorClient } from "./leadconnector.js";
+import { LeadpingClient } from "./leadping.js";
+import { TwoSmsClient } from "./twosms.js";
 
 /**
  * The three upstream clients, built on first use: a provider that is not configured costs

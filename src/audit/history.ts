@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import { type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine } from "./audit.js";
+import { type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine } from "./log.js";
 
 /**
  * One write as list_writes and revert_write see it: its intent and outcome joined, without its

@@ -1,8 +1,9 @@
 import type { z } from "zod";
-import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "./client/errors.js";
-import type { Config } from "./config.js";
-import { stripInvisible } from "./redact.js";
-import { defOf } from "./zod-defs.js";
+import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "../client/errors.js";
+import { stripInvisible } from "../kernel/redact.js";
+import { RefusalError } from "../kernel/refusal.js";
+import { defOf } from "../kernel/zod-defs.js";
+import type { Config } from "../settings/config.js";
 
 interface ProviderAdvice {
   label: string;
@@ -66,21 +67,13 @@ function seconds(ms: number): string {
   return s === 1 ? "1 second" : `${s} seconds`;
 }
 
-/**
- * A call the server itself stopped on purpose (a conflict with a preview, a confirmation that cannot be
- * asked, an audit log that cannot be written): its message is the whole answer for the agent.
- */
-export class RefusalError extends Error {
-  override name = "RefusalError";
-}
-
-/** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
 /** What describing an error needs of the tool that met it: its name and its own next steps. */
 export interface ErrorSource {
   name: string;
   errorHints?: Partial<Record<UpstreamErrorCode, string>> | undefined;
 }
 
+/** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
 export function describeError(err: unknown, tool: ErrorSource | undefined, config: Config): string {
   if (err instanceof RefusalError) return err.message;
   if (err instanceof InputError) {

@@ -10,23 +10,23 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { parsesAsIs } from "./as-is.js";
-import { AuditLog, type Confirmation } from "./audit.js";
-import { AuditIndex } from "./audit-index.js";
-import type { CallContext } from "./client/call-context.js";
-import { createCallContext } from "./client/call-context.js";
-import { InputError, UpstreamError } from "./client/errors.js";
-import type { Clients } from "./clients.js";
-import type { Config } from "./config.js";
-import { describeError, describeIssues, formatPath } from "./errors.js";
-import type { Logger } from "./log.js";
-import { LazyJsonSchemaValidator } from "./no-schema-validation.js";
-import { cleanOutput, redact, stripInvisible } from "./redact.js";
-import { selectToolNames } from "./tools/catalog.js";
-import type { ToolDefinition } from "./tools/define.js";
-import { VERSION } from "./version.js";
-import type { Person, WriteServices } from "./writes/pipeline.js";
-import { PreviewTokens } from "./writes/preview.js";
+import { AuditIndex } from "../audit/history.js";
+import { AuditLog, type Confirmation } from "../audit/log.js";
+import type { CallContext } from "../client/call-context.js";
+import { createCallContext } from "../client/call-context.js";
+import { InputError, UpstreamError } from "../client/errors.js";
+import type { Clients } from "../client/index.js";
+import { parsesAsIs } from "../kernel/as-is.js";
+import type { Logger } from "../kernel/log.js";
+import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
+import { VERSION } from "../kernel/version.js";
+import type { Config } from "../settings/config.js";
+import { selectToolNames } from "../tools/catalog.js";
+import type { ToolDefinition } from "../tools/define.js";
+import type { Person, WriteServices } from "../writes/pipeline.js";
+import { PreviewTokens } from "../writes/preview.js";
+import { describeError, describeIssues, formatPath } from "./explain.js";
+import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 
 /** Arguments larger than this (as JSON) are refused before validation: no tool needs more. */
 export const MAX_ARGUMENT_BYTES = 256 * 1024;
@@ -139,7 +139,7 @@ export function createShared(config: Config, logger?: Logger): SharedState {
   const audit = config.auditLog ? new AuditLog(config.auditLog, (m) => logger?.warn(m)) : undefined;
   return {
     catalog() {
-      catalog ??= import("./tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
+      catalog ??= import("../tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
         const tools = selectTools(config);
         return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])), listing: toolListing(tools) };
       });

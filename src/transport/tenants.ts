@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { LeadConnectorClient } from "./client/leadconnector.js";
-import { LeadpingClient } from "./client/leadping.js";
-import { TwoSmsClient } from "./client/twosms.js";
-import type { Clients, ClientTuning } from "./clients.js";
-import type { Config } from "./config.js";
-import { RefusalError } from "./errors.js";
+import type { Clients, ClientTuning } from "../client/index.js";
+import { LeadConnectorClient } from "../client/leadconnector.js";
+import { LeadpingClient } from "../client/leadping.js";
+import { TwoSmsClient } from "../client/twosms.js";
+import { RefusalError } from "../kernel/refusal.js";
+import type { Config } from "../settings/config.js";
 
 /** The headers a caller sends its own upstream credentials in (caller-credentials mode). */
 export const CALLER_HEADERS = {
