@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { toolListing } from "../src/mcp/server.js";
-import { TOOL_CATALOG } from "../src/tools/catalog.js";
+import { TOOL_CATALOG, TOOL_NAMES } from "../src/tools/catalog.js";
 import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
 
 describe("what the model sees", () => {
@@ -59,7 +59,8 @@ describe("what the model sees", () => {
       );
   });
 
-  it("the start-up catalog names the same tools, in order, with the same read-only flags", () => {
-    expect(TOOL_CATALOG).toEqual(ALL_TOOLS.map((t) => ({ name: t.name, readOnly: t.annotations.readOnlyHint })));
+  it("the registry serves every tool of the catalog, in its order, with the catalog's kind and provider", () => {
+    expect(ALL_TOOLS.map((t) => t.name)).toEqual(TOOL_NAMES);
+    for (const t of ALL_TOOLS) expect({ kind: t.kind, provider: t.provider }).toEqual(TOOL_CATALOG[t.name]);
   });
 });

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Provider } from "../client/errors.js";
 import { executeWrite, type RevertibleWrite, type WriteArgs, type WriteContract } from "../writes/pipeline.js";
-import { defineTool, type ToolDefinition, writeResultFields } from "./define.js";
+import { TOOL_CATALOG } from "./catalog.js";
+import { defineTool, type ToolDefinition, type ToolSpec, writeResultFields } from "./define.js";
 
 /** Fields every write result carries besides the tool's own: the base ones plus preview, confirmation, audit. */
 export const writeResult = {
@@ -18,19 +19,23 @@ export const writeResult = {
   auditId: z.string().optional().describe("Id of this write in the audit log"),
 };
 
+/** The write tools: those the catalog says write to an upstream. */
+type WriteToolName = "update_compliance" | "update_user" | "update_gdpr";
+
 /**
  * A write tool: its contract, plus the schema fields and handler every write tool shares.
  * `previewToken` and `dryRun` are added to the input here.
  */
 export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, Rec>(
-  def: Omit<ToolDefinition<I, z.ZodObject>, "handler" | "output" | "input" | "provider"> & {
-    provider: Provider;
+  name: WriteToolName,
+  def: Omit<ToolSpec<I, z.ZodObject>, "handler" | "output" | "input"> & {
     input: I;
     view: V;
     write: WriteContract<z.output<I>, Rec>;
   },
 ): ToolDefinition & { revertible: RevertibleWrite } {
   const { write, view, input, ...rest } = def;
+  const provider: Provider = TOOL_CATALOG[name].provider;
   const full = input.extend({
     dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
     previewToken: z
@@ -39,15 +44,12 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
       .optional()
       .describe("From a dry run with the same arguments: write only if the record has not moved since"),
   });
-  const tool = defineTool({
+  const tool = defineTool(name, {
     ...rest,
     input: full,
     output: z.object({ ...writeResult, ...view }),
     // The result is checked against the output schema by the server and the tests; its type is the schema's.
-    handler: (args, ctx, deps) =>
-      executeWrite(rest.name, rest.provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
+    handler: (args, ctx, deps) => executeWrite(name, provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
   });
-  return Object.assign(tool, {
-    revertible: { tool: rest.name, provider: rest.provider, contract: write as WriteContract<unknown, unknown> },
-  });
+  return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown> } });
 }

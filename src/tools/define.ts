@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { CallContext } from "../client/call-context.js";
 import type { Provider, UpstreamErrorCode } from "../client/errors.js";
-
 import { InputError } from "../client/errors.js";
+import { annotationsOf, TOOL_CATALOG, type ToolAnnotations, type ToolKind, type ToolName } from "./catalog.js";
 
 export { InputError };
 
@@ -19,22 +19,12 @@ export interface ToolDeps extends WriteDeps {
   tenant?: string | undefined;
 }
 
-export interface ToolAnnotations {
-  readOnlyHint: boolean;
-  destructiveHint: boolean;
-  idempotentHint: boolean;
-  openWorldHint: boolean;
-}
-
-export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
-  name: string;
+/** What a tool file writes: its contract. Its name's kind and provider, and so its annotations, come from the catalog. */
+export interface ToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
   title: string;
   description: string;
-  /** The upstream the tool calls; undefined for a tool over this server's own audit log. */
-  provider?: Provider;
   input: I;
   output: O;
-  annotations: ToolAnnotations;
   /**
    * Arguments a caller may plausibly send that this tool refuses on purpose, each with the reason.
    * Checked before schema validation so the reason, not a bare "unknown argument", reaches the model.
@@ -43,6 +33,15 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   /** Tool-specific next steps for upstream errors, overriding the provider's general advice. */
   errorHints?: Partial<Record<UpstreamErrorCode, string>>;
   handler(args: z.output<I>, ctx: CallContext, deps: ToolDeps): Promise<z.input<O>>;
+}
+
+/** A tool as the server serves it: its spec, plus what the catalog says of its name. */
+export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> extends ToolSpec<I, O> {
+  name: ToolName;
+  kind: ToolKind;
+  /** The upstream the tool calls; undefined for a tool over this server's own audit log. */
+  provider: Provider | undefined;
+  annotations: ToolAnnotations;
 }
 
 /** A free-text argument: trimmed, 1..max characters, no control or invisible bidi characters. */
@@ -57,9 +56,10 @@ export function plainText(max: number) {
     });
 }
 
-/** Typed identity: lets each tool file infer its handler's argument and result types from its schemas. */
-export function defineTool<I extends z.ZodType, O extends z.ZodType>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
-  return def;
+/** A tool: its spec, typed from its schemas, with its name's kind, provider and annotations from the catalog. */
+export function defineTool<I extends z.ZodType, O extends z.ZodType>(name: ToolName, spec: ToolSpec<I, O>): ToolDefinition<I, O> {
+  const { kind, provider } = TOOL_CATALOG[name];
+  return { ...spec, name, kind, provider, annotations: annotationsOf(name) };
 }
 
 const ChangeSchema = z.object({

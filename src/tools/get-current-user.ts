@@ -2,10 +2,8 @@ import { z } from "zod";
 import { LeadpingUser } from "../client/leadping.js";
 import { defineTool } from "./define.js";
 
-export const getCurrentUser = defineTool({
-  name: "get_current_user",
+export const getCurrentUser = defineTool("get_current_user", {
   title: "Get the current Leadping user",
-  provider: "leadping",
   description: [
     "Reads the Leadping user that the configured API token belongs to (Leadping GET /users/me): identity,",
     "roles, billing plan and subscription status, business, notification preferences and the compliance",
@@ -15,7 +13,6 @@ export const getCurrentUser = defineTool({
   ].join(" "),
   input: z.strictObject({}),
   output: LeadpingUser,
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(_args, ctx, { clients }) {
     return await clients.leadping().getCurrentUser(ctx);
   },

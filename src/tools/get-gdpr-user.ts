@@ -2,10 +2,8 @@ import { z } from "zod";
 import { defineTool } from "./define.js";
 import { Gdpr, gdprOf, guid, UserOut, userOut } from "./twosms-user.js";
 
-export const getGdprUser = defineTool({
-  name: "get_gdpr_user",
+export const getGdprUser = defineTool("get_gdpr_user", {
   title: "Get a 2SMS user and their GDPR state",
-  provider: "twosms",
   description: [
     "Reads one 2SMS user by id (GET api/v1/admin/users/{id}): name, email, username, mobile phone, time zone,",
     "enabled and admin flags, language, and the GDPR state (agreement and decline dates, DPA and privacy policy",
@@ -13,7 +11,6 @@ export const getGdprUser = defineTool({
   ].join(" "),
   input: z.strictObject({ userId: guid("2SMS user id (a GUID)") }),
   output: z.object({ user: UserOut, gdpr: Gdpr }),
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ userId }, ctx, { clients }) {
     const { user } = await clients.twosms().getUser(ctx, userId);
     return { user: userOut(user), gdpr: gdprOf(user) };

@@ -2,10 +2,8 @@ import { z } from "zod";
 import { defineTool, plainText } from "./define.js";
 import { pick, UserOut } from "./leadconnector-user.js";
 
-export const getUser = defineTool({
-  name: "get_user",
+export const getUser = defineTool("get_user", {
   title: "Get a LeadConnector (HighLevel) user",
-  provider: "leadconnector",
   description: [
     "Reads one LeadConnector / HighLevel user by id (GET /users/{userId}): name, email, phone, roles (type, role,",
     "sub-account ids), permissions, scopes, LC Phone numbers, language, deleted. Read-only. Find ids with",
@@ -13,7 +11,6 @@ export const getUser = defineTool({
   ].join(" "),
   input: z.strictObject({ userId: plainText(100).describe("LeadConnector user id (e.g. 0IHuJvc2ofPAAA8GzTRi)") }),
   output: UserOut,
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   errorHints: {
     forbidden:
       "The token in LEADCONNECTOR_TOKEN lacks the users.readonly scope, or this user is outside the token's sub-account or agency (a sub-account token sees only its location's users). Use a token with users.readonly for the right agency or sub-account.",

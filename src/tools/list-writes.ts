@@ -27,8 +27,7 @@ const Entry = z.object({
   revertedBy: z.string().optional().describe("Set when this write was undone: the undo's auditId"),
 });
 
-export const listWrites = defineTool({
-  name: "list_writes",
+export const listWrites = defineTool("list_writes", {
   title: "List recent writes (audit log)",
   description: [
     "Recent writes made through this server, newest first, from its audit log: tool, record, outcome, whether a",
@@ -47,7 +46,6 @@ export const listWrites = defineTool({
     limit: z.number().int().min(1).max(100).default(20).describe("How many (1-100)"),
   }),
   output: z.object({ writes: z.array(Entry), count: z.number().describe("How many are listed") }),
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, _ctx, deps) {
     const history = historyOf(deps);
     await history.sync();

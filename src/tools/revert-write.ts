@@ -135,8 +135,7 @@ function undoContract(
 const alreadyUndone = (w: IndexedWrite, by: string) =>
   new RefusalError(`Nothing to undo: write ${w.id} was already undone by write ${by}. Nothing was written.`);
 
-export const revertWrite = defineTool({
-  name: "revert_write",
+export const revertWrite = defineTool("revert_write", {
   title: "Undo a write (from the audit log)",
   description: [
     "Undoes one applied write from this server's audit log (ids from list_writes) through the same path as a",
@@ -158,7 +157,6 @@ export const revertWrite = defineTool({
     ...writeResult,
     record: z.record(z.string(), z.unknown()).optional().describe("The record after the undo, as the write tool shows it"),
   }),
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, deps) {
     const history = historyOf(deps);
     await history.sync();

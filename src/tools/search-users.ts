@@ -12,10 +12,8 @@ const Row = z.object({
   deleted: z.boolean().nullish(),
 });
 
-export const searchUsers = defineTool({
-  name: "search_users",
+export const searchUsers = defineTool("search_users", {
   title: "Search LeadConnector (HighLevel) users",
-  provider: "leadconnector",
   description: [
     "Finds LeadConnector / HighLevel users of a company (GET /users/search): by name, email or phone (query),",
     "sub-account, role or type, a page at a time. Returns compact rows with ids for get_user and update_user,",
@@ -35,7 +33,6 @@ export const searchUsers = defineTool({
     count: z.number().describe("Total matches (all pages)"),
     nextSkip: z.number().optional().describe("skip for the next page; absent on the last page"),
   }),
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   errorHints: {
     forbidden:
       "The token in LEADCONNECTOR_TOKEN cannot search this company: it lacks the users.readonly scope, or it belongs to another agency or sub-account than companyId (a sub-account token searches only its own company). Check companyId and LEADCONNECTOR_COMPANY_ID.",

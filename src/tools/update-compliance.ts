@@ -60,10 +60,8 @@ const LABELS = {
   licensedProducts: "licensed products",
 };
 
-export const updateCompliance = defineWriteTool({
-  name: "update_compliance",
+export const updateCompliance = defineWriteTool("update_compliance", {
   title: "Update Leadping compliance and consent",
-  provider: "leadping",
   description: [
     "Changes the compliance record of the current Leadping user (PUT /users/compliance): consent flags",
     "(terms, subscription, SMS, BAA, email), TrustedForm certificates, licensed states and products.",
@@ -77,7 +75,6 @@ export const updateCompliance = defineWriteTool({
     source: plainText(200).optional().describe('Free-text label recorded with the change (e.g. "support chat")'),
   }),
   view: { compliance: UserCompliance.describe("The compliance record after the call (dry run: what would be written)") },
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   write: {
     // Leadping's record is the token's own user.
     target: (_args, { clients }) => ({ account: clients.leadping().account, id: "me" }),

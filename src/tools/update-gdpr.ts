@@ -67,10 +67,8 @@ const input = z.strictObject({
 const readOnlyReason = (name: string) =>
   `${name} is set by 2SMS itself (read-only) and cannot be changed through this API; it is reported in the result's gdpr section.`;
 
-export const updateGdpr = defineWriteTool({
-  name: "update_gdpr",
+export const updateGdpr = defineWriteTool("update_gdpr", {
   title: "Update a 2SMS user (GDPR record)",
-  provider: "twosms",
   description: [
     "Updates a 2SMS user through the GDPR endpoint (POST api/v1/UserAdminAPI/UserUpdateGDPR/{id}): display name,",
     "email, enabled, language, mobile phone, time zone, username, admin flag, preferences. The endpoint replaces",
@@ -86,7 +84,6 @@ export const updateGdpr = defineWriteTool({
     gdpr: Gdpr.describe("GDPR consent state as 2SMS reports it"),
     serverResult: z.string().optional().describe("2SMS's own result text, when it gave one"),
   },
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   refusedFields: Object.fromEntries(
     [
       ["agreementDate", "agreementDate"],

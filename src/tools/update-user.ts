@@ -93,10 +93,8 @@ const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
   platformLanguage: (u) => u.platformLanguage,
 };
 
-export const updateUser = defineWriteTool({
-  name: "update_user",
+export const updateUser = defineWriteTool("update_user", {
   title: "Update a LeadConnector (HighLevel) user",
-  provider: "leadconnector",
   description: [
     "Changes a LeadConnector / HighLevel user (PUT /users/{userId}): name, phone, type and role, sub-account",
     "access, permissions, scopes, profile photo, inbound Twilio numbers, interface language. Only the fields you",
@@ -108,7 +106,6 @@ export const updateUser = defineWriteTool({
   ].join(" "),
   input,
   view: { user: UserOut.describe("The user after the call (for a dry run: as it is now)") },
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   refusedFields: {
     email:
       "LeadConnector's API no longer supports changing a user's email (a security restriction). Change it in the LeadConnector app instead.",
