@@ -19,7 +19,9 @@ import { expect } from "vitest";
 import { createClients } from "../src/client/index.js";
 import { createLogger } from "../src/kernel/log.js";
 import { setServerSecrets } from "../src/kernel/redact.js";
-import { connectServer, createServer } from "../src/mcp/server.js";
+import { connectServer } from "../src/mcp/arguments.js";
+import { createRuntime, type Runtime } from "../src/mcp/runtime.js";
+import { createServer } from "../src/mcp/server.js";
 import { SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions, startSandbox } from "../src/sandbox/index.js";
 import { type Config, loadConfig, secretsOf } from "../src/settings/config.js";
 
@@ -46,6 +48,7 @@ export interface Harness {
   client: Client;
   sandbox: Sandbox;
   config: Config;
+  runtime: Runtime;
   logs: string[];
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   /** The text of a result's first content block. */
@@ -68,7 +71,14 @@ export function makeClient(name: string, elicit?: Answer): Client {
  * clients talking real HTTP to a loopback sandbox.
  */
 export async function startHarness(
-  options: { env?: Record<string, string | undefined>; sandbox?: SandboxOptions; shareSandbox?: Sandbox; elicit?: Answer } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    sandbox?: SandboxOptions;
+    shareSandbox?: Sandbox;
+    elicit?: Answer;
+    /** Another harness whose write queues this one shares, as two servers of one process do. */
+    shareQueues?: Harness;
+  } = {},
 ): Promise<Harness> {
   const sandbox = options.shareSandbox ?? (await startSandbox(options.sandbox));
   const config = loadConfig(sandboxEnv(sandbox, options.env) as NodeJS.ProcessEnv);
@@ -76,7 +86,9 @@ export async function startHarness(
   const logs: string[] = [];
   const logger = createLogger("debug", (line) => logs.push(line));
   const clients = createClients(config, { backoffBaseMs: 5 });
-  const server = createServer({ config, clients, logger });
+  const own = createRuntime(config, logger);
+  const runtime: Runtime = options.shareQueues ? { ...own, queues: options.shareQueues.runtime.queues } : own;
+  const server = createServer({ runtime, clients });
   const client = makeClient("users-mcp-tests", options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await Promise.all([connectServer(server, serverSide), client.connect(clientSide)]);
@@ -85,6 +97,7 @@ export async function startHarness(
     client,
     sandbox,
     config,
+    runtime,
     logs,
     call: (name, args = {}) => client.callTool({ name, arguments: args }) as Promise<CallToolResult>,
     text: (result) => (result.content[0] as { text: string }).text,
@@ -92,6 +105,7 @@ export async function startHarness(
       await client.close();
       await server.close();
       await clients.close();
+      await runtime.close();
       if (!options.shareSandbox) await sandbox.close();
     },
   };

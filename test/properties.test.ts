@@ -6,8 +6,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { checkArgumentShape } from "../src/mcp/arguments.js";
 import { formatPath } from "../src/mcp/explain.js";
-import { checkArgumentShape } from "../src/mcp/server.js";
 import { COMPANY_ID } from "../src/sandbox/leadconnector.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import type { ToolDefinition } from "../src/tools/define.js";

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { toolListing } from "../src/mcp/server.js";
+import { toolListing } from "../src/mcp/listing.js";
 import { TOOL_CATALOG, TOOL_NAMES } from "../src/tools/catalog.js";
 import { ALL_TOOLS, selectTools } from "../src/tools/index.js";
 

@@ -95,7 +95,11 @@ describe("parallel writes to one record lose nothing", () => {
     // Two servers in one process share the queue (same credentials, same upstream): the first write
     // hangs for longer than the second call's whole deadline.
     const slow = await startHarness({ env: { USERS_MCP_CONFIRM: "off", USERS_MCP_TIMEOUT_MS: "4000" }, shareSandbox: h.sandbox });
-    const quick = await startHarness({ env: { USERS_MCP_CONFIRM: "off", USERS_MCP_TIMEOUT_MS: "1500" }, shareSandbox: h.sandbox });
+    const quick = await startHarness({
+      env: { USERS_MCP_CONFIRM: "off", USERS_MCP_TIMEOUT_MS: "1500" },
+      shareSandbox: h.sandbox,
+      shareQueues: slow,
+    });
     try {
       h.sandbox.fault({ provider: "leadping", method: "PUT", kind: "hang" });
       const first = slow.call("update_compliance", { compliance: { acceptedBaa: true } });

@@ -21,12 +21,6 @@ const PROBE_GUID = "00000000-0000-0000-0000-000000000000";
  * prints a table, and returns the exit code: non-zero when a configured provider fails or none is configured.
  */
 export async function runDoctor(config: Config, write: (s: string) => void, settingsFile?: string): Promise<number> {
-  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
-  if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
-    sandbox = await startSandbox();
-    config = sandboxConfig(config, sandbox);
-  }
   const clients = createClients(config);
   try {
     const rows = await Promise.all([
@@ -85,7 +79,6 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
     return failed.length || auditBroken || none ? 1 : 0;
   } finally {
     await clients.close();
-    await sandbox?.close();
   }
 }
 

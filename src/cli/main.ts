@@ -5,6 +5,7 @@ import { redact, setServerSecrets } from "../kernel/redact.js";
 import { VERSION } from "../kernel/version.js";
 import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
 import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "../settings/files.js";
+import { withSandbox } from "./sandbox.js";
 
 const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping, LeadConnector (HighLevel) and 2SMS.
 
@@ -102,29 +103,54 @@ async function main(): Promise<void> {
     process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s)); // allow-stdout: audit is a CLI report
     return;
   }
+  const sandbox = await withSandbox(config);
   if (command === "doctor") {
     const { runDoctor } = await import("./doctor.js");
-    process.exitCode = await runDoctor(config, (s) => process.stdout.write(s), settings.file); // allow-stdout: doctor is a CLI report
+    try {
+      process.exitCode = await runDoctor(sandbox.config, (s) => process.stdout.write(s), settings.file); // allow-stdout: doctor is a CLI report
+    } finally {
+      await sandbox.close();
+    }
     return;
   }
-  if (values.http) await serveRemote(config, logger);
-  else await serve(config, logger, settings.file);
+  if (values.http) await serveRemote(sandbox, logger);
+  else await serveLocal(sandbox, logger, settings.file);
 }
 
-/** --http: the remote mode (src/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
-async function serveRemote(config: Config, logger: Logger): Promise<void> {
-  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
-  if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
-    sandbox = await startSandbox();
-    config = sandboxConfig(config, sandbox);
+/** stdio: what MCP hosts run. */
+async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: string | undefined): Promise<void> {
+  const { config } = sandbox;
+  const { serveStdio } = await import("../transport/stdio.js");
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
+  process.on("unhandledRejection", (err) =>
+    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+  const routes = credentialRoutes(config);
+  const ready = sandbox.sandboxUrl
+    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched`
+    : `users-mcp ${VERSION} ready on stdio; ${routes.some((r) => r.configured) ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`;
+  try {
+    await serveStdio(config, logger, ready, () => sandbox.close());
+  } catch (err) {
+    await sandbox.close();
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
   }
+  if (config.placeholders.length)
+    logger.warn(`ignoring placeholder values in ${config.placeholders.join(", ")}: set real values to use them`);
+}
+
+type Sandboxed = Awaited<ReturnType<typeof withSandbox>>;
+
+/** --http: the remote mode (src/transport/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
+async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
+  const { config } = sandbox;
   const { serveHttp } = await import("../transport/http.js");
   let handle: Awaited<ReturnType<typeof serveHttp>>;
   try {
     handle = await serveHttp(config, logger);
   } catch (err) {
-    await sandbox?.close();
+    await sandbox.close();
     if (err instanceof ConfigError) fail(`${err.message}`);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL")
@@ -133,7 +159,7 @@ async function serveRemote(config: Config, logger: Logger): Promise<void> {
   }
   const stop = (why: string) => {
     void handle.drain(why).then(async () => {
-      await sandbox?.close();
+      await sandbox.close();
       process.exit(0);
     });
   };
@@ -211,70 +237,6 @@ function cliError(err: unknown): string {
     return flag ? `${flag} needs a value` : (e.message ?? String(err));
   }
   return e.message ?? String(err);
-}
-
-async function serve(config: Config, logger: Logger, settingsFile: string | undefined): Promise<void> {
-  let sandbox: import("../sandbox/index.js").Sandbox | undefined;
-  if (config.sandbox) {
-    const { startSandbox, sandboxConfig } = await import("../sandbox/index.js");
-    sandbox = await startSandbox();
-    config = sandboxConfig(config, sandbox);
-  }
-
-  const [{ createServer, connectServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
-    import("../mcp/server.js"),
-    import("../client/index.js"),
-    import("@modelcontextprotocol/sdk/server/stdio.js"),
-  ]);
-  const clients = createClients(config);
-  const stopping = new AbortController();
-  let server: ReturnType<typeof createServer>;
-  try {
-    server = createServer({ config, clients, logger, shutdown: stopping.signal });
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
-
-  let closing = false;
-  const shutdown = async (why: string, code = 0) => {
-    if (closing) return;
-    closing = true;
-    logger.info(`shutting down (${why})`);
-    const force = setTimeout(() => process.exit(code), 2_000);
-    force.unref();
-    // In-flight calls are stopped and answer with an error result before the transport closes.
-    stopping.abort();
-    const { inFlight } = await import("../mcp/server.js");
-    for (let waited = 0; inFlight.count > 0 && waited < 1_500; waited += 10) await new Promise((r) => setTimeout(r, 10));
-    // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
-    await new Promise((r) => setImmediate(r));
-    await server.close().catch(() => {});
-    await clients.close();
-    await sandbox?.close();
-    process.exit(code);
-  };
-  process.stdin.on("end", () => void shutdown("stdin closed"));
-  process.stdin.on("close", () => void shutdown("stdin closed"));
-  // The host closing its end of stdout (EPIPE) means nobody reads us any more.
-  process.stdout.on("error", () => void shutdown("stdout closed"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
-  process.on("unhandledRejection", (err) =>
-    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-
-  await connectServer(server, new StdioServerTransport());
-  const routes = credentialRoutes(config);
-  const configured = routes.filter((r) => r.configured);
-  logger.info(
-    sandbox
-      ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.url}, demo data only, nothing real is touched`
-      : `users-mcp ${VERSION} ready on stdio; ${configured.length ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`,
-  );
-  if (config.placeholders.length)
-    logger.warn(`ignoring placeholder values in ${config.placeholders.join(", ")}: set real values to use them`);
 }
 
 main().catch((err: unknown) => {

@@ -64,6 +64,7 @@ class Call implements CallContext {
   private written: string[] | undefined;
 
   constructor(
+    private readonly registry: LiveCalls,
     readonly timeoutMs: number,
     private readonly parent: AbortSignal | undefined,
     readonly shutdown: AbortSignal | undefined,
@@ -74,8 +75,8 @@ class Call implements CallContext {
     else if (shutdown?.aborted) this.cancel(shutdown);
     else {
       parent?.addEventListener("abort", this, { once: true });
-      if (shutdown) watchShutdown(shutdown);
-      enlist(this);
+      if (shutdown) registry.watchShutdown(shutdown);
+      registry.enlist(this);
     }
   }
 
@@ -126,95 +127,113 @@ class Call implements CallContext {
     return () => {
       if (!this.live) return;
       this.deadline = Date.now() + left;
-      if (this.deadline < armedFor) arm(this.deadline);
+      this.registry.rearm(this.deadline);
     };
   }
 
   dispose(): void {
-    delist(this);
+    this.registry.delist(this);
     // Measured under a burst of calls: leaving this listener on the request's signal (which the SDK
     // drops after the response) kept more objects alive into old space than removing it does.
     this.parent?.removeEventListener("abort", this);
   }
 
   private abort(reason: unknown): void {
-    delist(this);
+    this.registry.delist(this);
     this.controller.abort(reason);
   }
 }
 
-let head: Call | undefined;
-let tail: Call | undefined;
-let timer: ReturnType<typeof setTimeout> | undefined;
-/** The deadline the timer is armed for. */
-let armedFor = Number.POSITIVE_INFINITY;
+/**
+ * The calls under way of one runtime: a linked list that serves both the deadline (a single timer,
+ * armed for the earliest deadline, sweeps it) and a shutdown (one listener per shutdown signal walks
+ * it). The server's runtime holds one; a context made on its own gets a registry of its own.
+ */
+export class LiveCalls {
+  private head: Call | undefined;
+  private tail: Call | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline the timer is armed for. */
+  private armedFor = Number.POSITIVE_INFINITY;
+  /** Shutdown signals already listened to: one listener each, however many calls are in flight. */
+  private readonly watched = new WeakSet<AbortSignal>();
 
-function enlist(call: Call): void {
-  call.live = true;
-  call.prev = tail;
-  if (tail) tail.next = call;
-  else head = call;
-  tail = call;
-  if (call.deadline < armedFor) arm(call.deadline);
-}
-
-function delist(call: Call): void {
-  if (!call.live) return;
-  call.live = false;
-  if (call.prev) call.prev.next = call.next;
-  else head = call.next;
-  if (call.next) call.next.prev = call.prev;
-  else tail = call.prev;
-  call.prev = call.next = undefined;
-}
-
-function arm(at: number): void {
-  if (timer) clearTimeout(timer);
-  armedFor = at;
-  timer = setTimeout(sweep, Math.max(0, at - Date.now()));
-  timer.unref();
-}
-
-/** Ends every call past its deadline and re-arms the timer for the earliest deadline left. */
-function sweep(): void {
-  timer = undefined;
-  armedFor = Number.POSITIVE_INFINITY;
-  const now = Date.now();
-  let earliest = Number.POSITIVE_INFINITY;
-  for (let call = head; call; ) {
-    const next = call.next;
-    if (call.deadline <= now) call.expire();
-    else if (call.deadline < earliest) earliest = call.deadline;
-    call = next;
+  /** A call's budget on this registry (see createCallContext). */
+  start(timeoutMs: number, signal?: AbortSignal, shutdown?: AbortSignal): CallContext {
+    return new Call(this, timeoutMs, signal, shutdown);
   }
-  if (earliest < Number.POSITIVE_INFINITY) arm(earliest);
-}
 
-/** Shutdown signals already listened to: one listener each, however many calls are in flight. */
-const watched = new WeakSet<AbortSignal>();
+  enlist(call: Call): void {
+    call.live = true;
+    call.prev = this.tail;
+    if (this.tail) this.tail.next = call;
+    else this.head = call;
+    this.tail = call;
+    this.rearm(call.deadline);
+  }
 
-function watchShutdown(signal: AbortSignal): void {
-  if (watched.has(signal)) return;
-  watched.add(signal);
-  signal.addEventListener(
-    "abort",
-    () => {
-      for (let call = head; call; ) {
-        const next = call.next;
-        if (call.shutdown === signal) call.cancel(signal);
-        call = next;
-      }
-    },
-    { once: true },
-  );
+  delist(call: Call): void {
+    if (!call.live) return;
+    call.live = false;
+    if (call.prev) call.prev.next = call.next;
+    else this.head = call.next;
+    if (call.next) call.next.prev = call.prev;
+    else this.tail = call.prev;
+    call.prev = call.next = undefined;
+  }
+
+  /** Arms the timer for `at` when that is earlier than what it is armed for. */
+  rearm(at: number): void {
+    if (at >= this.armedFor) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  /** Ends every call past its deadline and re-arms the timer for the earliest deadline left. */
+  private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let call = this.head; call; ) {
+      const next = call.next;
+      if (call.deadline <= now) call.expire();
+      else if (call.deadline < earliest) earliest = call.deadline;
+      call = next;
+    }
+    if (earliest < Number.POSITIVE_INFINITY) this.rearm(earliest);
+  }
+
+  watchShutdown(signal: AbortSignal): void {
+    if (this.watched.has(signal)) return;
+    this.watched.add(signal);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (let call = this.head; call; ) {
+          const next = call.next;
+          if (call.shutdown === signal) call.cancel(signal);
+          call = next;
+        }
+      },
+      { once: true },
+    );
+  }
 }
 
 /**
  * A call's budget: `timeoutMs` from now, cancelled when `signal` (the MCP request) or `shutdown`
  * aborts. Call `dispose()` when the call has ended.
  */
-export function createCallContext(timeoutMs: number, signal?: AbortSignal, shutdown?: AbortSignal): CallContext {
-  return new Call(timeoutMs, signal, shutdown);
+export function createCallContext(
+  timeoutMs: number,
+  signal?: AbortSignal,
+  shutdown?: AbortSignal,
+  calls: LiveCalls = new LiveCalls(),
+): CallContext {
+  return calls.start(timeoutMs, signal, shutdown);
 }
 
 /**

@@ -3,16 +3,12 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { type Clients, createClients } from "../client/index.js";
+import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
 import { redact } from "../kernel/redact.js";
-import {
-  connectServer,
-  createServer,
-  createShared,
-  keepReservedKeys,
-  type SharedState,
-  inFlight as toolCallsInFlight,
-} from "../mcp/server.js";
+import { connectServer, keepReservedKeys } from "../mcp/arguments.js";
+import { createRuntime, type Runtime } from "../mcp/runtime.js";
+import { createServer } from "../mcp/server.js";
 import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
@@ -66,9 +62,9 @@ interface Seen {
 class Endpoint {
   draining = false;
   /** Calls under way, counting every message of a batch. */
-  active = 0;
+  readonly active = new Gauge();
   readonly stopping = new AbortController();
-  readonly shared: SharedState;
+  readonly runtime: Runtime;
   readonly tenants: TenantClients | undefined;
   readonly serverClients: Clients | undefined;
   private readonly tokenDigest: Buffer | undefined;
@@ -81,7 +77,7 @@ class Endpoint {
     readonly logger: Logger,
   ) {
     const h = config.http;
-    this.shared = createShared(config, logger);
+    this.runtime = createRuntime(config, logger);
     this.tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
     this.serverClients = this.tenants ? undefined : createClients(config);
     this.tokenDigest = h.token ? digest(h.token) : undefined;
@@ -193,7 +189,7 @@ class Endpoint {
   private admit(res: ServerResponse, message: unknown): boolean {
     const max = this.config.http.maxInFlight;
     const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
-    if (this.active + weight > max) {
+    if (this.active.value + weight > max) {
       res.setHeader("retry-after", "1");
       return refuse(
         res,
@@ -203,10 +199,8 @@ class Endpoint {
           : `Too many requests in flight (${max}); retry shortly`,
       );
     }
-    this.active += weight;
-    res.once("close", () => {
-      this.active -= weight;
-    });
+    this.active.add(weight);
+    res.once("close", () => this.active.remove(weight));
     return true;
   }
 
@@ -219,8 +213,7 @@ class Endpoint {
       ? this.tenants.forRequest(req.headers)
       : { clients: this.serverClients as Clients, tenant: undefined };
     seen.tenant = tenant;
-    const { config, logger, shared } = this;
-    const server = createServer({ config, clients, logger, shutdown: this.stopping.signal, shared, tenant });
+    const server = createServer({ runtime: this.runtime, clients, shutdown: this.stopping.signal, tenant });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.once("close", () => {
       void transport.close();
@@ -282,16 +275,17 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
 async function drainEndpoint(endpoint: Endpoint, httpServer: NodeHttpServer, why: string): Promise<void> {
   const { graceMs } = endpoint.config.http;
   endpoint.draining = true;
-  endpoint.logger.info(`draining (${why}): not accepting new requests; ${endpoint.active} under way get up to ${graceMs} ms`);
+  endpoint.logger.info(`draining (${why}): not accepting new requests; ${endpoint.active.value} under way get up to ${graceMs} ms`);
   const until = Date.now() + graceMs;
-  while ((endpoint.active > 0 || toolCallsInFlight.count > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await endpoint.active.idle(graceMs);
+  await endpoint.runtime.busy.idle(Math.max(0, until - Date.now()));
   // Past the grace period, calls still running are stopped and answer with an error.
   endpoint.stopping.abort();
-  for (let waited = 0; toolCallsInFlight.count > 0 && waited < 1_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  await endpoint.runtime.busy.idle(1_000);
   const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
   httpServer.closeAllConnections();
   await closed;
-  await Promise.allSettled([endpoint.serverClients?.close(), endpoint.tenants?.close(), endpoint.shared.close()]);
+  await Promise.allSettled([endpoint.serverClients?.close(), endpoint.tenants?.close(), endpoint.runtime.close()]);
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -6,7 +6,7 @@ import type { Logger } from "../kernel/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
 import { type Change, canonical } from "./diff.js";
-import { RecordQueues } from "./lock.js";
+import type { RecordQueues } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";
 
 /**
@@ -40,6 +40,8 @@ export interface Person {
 /** What the write path needs besides the tool's own dependencies. */
 export interface WriteServices {
   audit: AuditLog | undefined;
+  /** Writes to one record run one at a time (the runtime's queues). */
+  queues: RecordQueues;
   previews: PreviewTokens;
   person: Person;
   /** The MCP client, as it named itself at initialize. */
@@ -110,9 +112,6 @@ export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", 
 
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
-/** Writes queue per record, in this process. */
-const queues = new RecordQueues();
-
 /** One write under way: what every step of the pipeline needs to know about it. */
 interface Run<Args, Rec> {
   tool: string;
@@ -155,7 +154,7 @@ export async function executeWrite<Args, Rec>(
   if (dryRun) return preview(run);
   let done: () => void;
   try {
-    done = await queues.turn(key, ctx.signal);
+    done = await services.queues.turn(key, ctx.signal);
   } catch {
     throw queueStopped(ctx, provider, tool);
   }

@@ -1,0 +1,46 @@
+import type { Logger } from "../kernel/log.js";
+import type { Config } from "../settings/config.js";
+
+/**
+ * The local mode: one MCP server on stdin/stdout for as long as the host keeps the pipe open. On
+ * SIGTERM, SIGINT or a closed stdin, calls under way are stopped and answer before the transport
+ * closes; the process exits within 2 s whatever happens.
+ */
+export async function serveStdio(config: Config, logger: Logger, ready: string, cleanup: () => Promise<void>): Promise<void> {
+  const [{ createRuntime }, { createServer }, { connectServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
+    import("../mcp/runtime.js"),
+    import("../mcp/server.js"),
+    import("../mcp/arguments.js"),
+    import("../client/index.js"),
+    import("@modelcontextprotocol/sdk/server/stdio.js"),
+  ]);
+  const runtime = createRuntime(config, logger);
+  const clients = createClients(config);
+  const stopping = new AbortController();
+  const server = createServer({ runtime, clients, shutdown: stopping.signal });
+
+  let closing = false;
+  const shutdown = async (why: string, code = 0) => {
+    if (closing) return;
+    closing = true;
+    logger.info(`shutting down (${why})`);
+    const force = setTimeout(() => process.exit(code), 2_000);
+    force.unref();
+    // In-flight calls are stopped and answer with an error result before the transport closes.
+    stopping.abort();
+    await runtime.busy.idle(1_500);
+    // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
+    await new Promise((r) => setImmediate(r));
+    await server.close().catch(() => {});
+    await Promise.allSettled([clients.close(), runtime.close(), cleanup()]);
+    process.exit(code);
+  };
+  process.stdin.on("end", () => void shutdown("stdin closed"));
+  process.stdin.on("close", () => void shutdown("stdin closed"));
+  // The host closing its end of stdout (EPIPE) means nobody reads us any more.
+  process.stdout.on("error", () => void shutdown("stdout closed"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  await connectServer(server, new StdioServerTransport());
+  logger.info(ready);
+}
