@@ -2,7 +2,7 @@ import { createCallContext } from "../client/call-context.js";
 import { UpstreamError } from "../client/errors.js";
 import { createClients } from "../client/index.js";
 import { describeError } from "../mcp/explain.js";
-import { type Config, credentialRoutes, ENV_VARS, sourceOf } from "../settings/config.js";
+import { type Config, credentialRoutes, ENV_VARS, isConfigured, sourceOf } from "../settings/config.js";
 
 export interface DoctorRow {
   provider: string;
@@ -24,10 +24,10 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
   const clients = createClients(config);
   try {
     const rows = await Promise.all([
-      probe(config, "Leadping", Boolean(config.leadping.token), "LEADPING_API_TOKEN", async (ctx) => {
+      probe(config, "Leadping", isConfigured(config, "leadping"), "LEADPING_API_TOKEN", async (ctx) => {
         await clients.leadping().getCurrentUser(ctx);
       }),
-      probe(config, "LeadConnector", Boolean(config.leadconnector.token), "LEADCONNECTOR_TOKEN", async (ctx) => {
+      probe(config, "LeadConnector", isConfigured(config, "leadconnector"), "LEADCONNECTOR_TOKEN", async (ctx) => {
         // With a company id, a one-row search proves the token, the users.readonly scope and the
         // company. Without one, no user id is known here: a lookup of an id that cannot exist proves
         // the token and the scope (404), or shows which of them is wrong (401, 403).
@@ -45,7 +45,7 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
       probe(
         config,
         "2SMS",
-        Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret)),
+        isConfigured(config, "twosms"),
         "TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN)",
         async (ctx) => {
           const client = clients.twosms();

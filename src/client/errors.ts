@@ -1,7 +1,9 @@
 // The errors the clients throw: what an upstream did (UpstreamError) and what the caller sent wrong (InputError).
 
+import type { ProviderName } from "../settings/config.js";
+
 /** The three upstreams, named as in configuration. */
-export type Provider = "leadping" | "leadconnector" | "twosms";
+export type Provider = ProviderName;
 
 export type UpstreamErrorCode =
   | "not_configured" // no credentials for this provider

@@ -63,6 +63,8 @@ export interface Config {
   };
   /** Where each variable that is set came from: "environment" or an env file's path (unset ones are defaults). */
   sources: Record<string, string>;
+  /** The values of the settings marked secret, as given. */
+  secrets: string[];
 }
 
 export { LOG_LEVELS, type LogLevel };
@@ -75,49 +77,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
-
-/** Every variable the server reads, with what it means: the source of `--help` and the README table. */
-export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: boolean }> = [
-  { name: "LEADPING_API_TOKEN", meaning: "Leadping bearer token (user JWT, sk_ org key or agent token)", secret: true },
-  { name: "LEADPING_BASE_URL", meaning: "Leadping API base URL (default https://api.leadping.ai)" },
-  { name: "LEADCONNECTOR_TOKEN", meaning: "LeadConnector OAuth access token or Private Integration Token (pit-…)", secret: true },
-  { name: "LEADCONNECTOR_BASE_URL", meaning: "LeadConnector API base URL (default https://services.leadconnectorhq.com)" },
-  { name: "LEADCONNECTOR_API_VERSION", meaning: "LeadConnector Version header (default 2021-07-28)" },
-  { name: "LEADCONNECTOR_COMPANY_ID", meaning: "LeadConnector company (agency) id that search_users searches by default" },
-  { name: "LEADCONNECTOR_LOCATION_ID", meaning: "LeadConnector location (sub-account) id that search_users narrows to by default" },
-  { name: "TWOSMS_BASE_URL", meaning: "2SMS portal host (default https://portal.2sms.us; UK: https://portal.2sms.com)" },
-  { name: "TWOSMS_CLIENT_ID", meaning: "2SMS OAuth client id (with TWOSMS_CLIENT_SECRET)" },
-  { name: "TWOSMS_CLIENT_SECRET", meaning: "2SMS OAuth client secret", secret: true },
-  { name: "TWOSMS_ACCESS_TOKEN", meaning: "2SMS access token obtained elsewhere (instead of client id/secret)", secret: true },
-  { name: "USERS_MCP_TIMEOUT_MS", meaning: "deadline for a whole tool call, in milliseconds (default 15000)" },
-  { name: "USERS_MCP_LOG_LEVEL", meaning: "error | warn | info | debug (default info); logs go to stderr" },
-  { name: "USERS_MCP_ALLOW_CREDENTIAL_CHANGES", meaning: "true to let tools set passwords and PINs (default false)" },
-  { name: "USERS_MCP_READ_ONLY", meaning: "true to expose only read tools (default false)" },
-  { name: "USERS_MCP_TOOLS", meaning: "comma-separated allowlist of tool names (default: all)" },
-  { name: "USERS_MCP_SANDBOX", meaning: "1 to run against the built-in sandbox instead of the real APIs" },
-  { name: "USERS_MCP_CONFIRM", meaning: "off | ask | require: a person confirms sensitive writes through the host (default ask)" },
-  { name: "USERS_MCP_CONFIRM_TIMEOUT_MS", meaning: "how long a person has to answer a confirmation, in ms (default 120000)" },
-  { name: "USERS_MCP_AUDIT_LOG", meaning: "audit log path, or off (default ~/.local/state/users-mcp/audit.jsonl)" },
-  {
-    name: "USERS_MCP_PREVIEW_KEY",
-    meaning: "key (32+ characters) signing preview tokens, when several processes share them",
-    secret: true,
-  },
-  { name: "USERS_MCP_HTTP_PORT", meaning: "port for --http (default 8787)" },
-  { name: "USERS_MCP_HTTP_HOST", meaning: "address for --http to listen on (default 127.0.0.1)" },
-  {
-    name: "USERS_MCP_HTTP_TOKEN",
-    meaning: "bearer token every HTTP request must carry (required with --http; only --sandbox on a loopback --host may omit it)",
-    secret: true,
-  },
-  { name: "USERS_MCP_HTTP_CREDENTIALS", meaning: "server (default) or caller: whether HTTP callers bring their own upstream credentials" },
-  { name: "USERS_MCP_HTTP_ALLOWED_HOSTS", meaning: "comma-separated Host names --http answers (default localhost,127.0.0.1,::1)" },
-  { name: "USERS_MCP_HTTP_ALLOWED_ORIGINS", meaning: "comma-separated Origins --http accepts when a request has one (default none)" },
-  { name: "USERS_MCP_HTTP_MAX_IN_FLIGHT", meaning: "HTTP requests handled at once; more get 503 with Retry-After (default 512)" },
-  { name: "USERS_MCP_HTTP_GRACE_MS", meaning: "after SIGTERM, how long calls under way may take to finish (default 20000)" },
-  { name: "USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", meaning: "how long an HTTP client may take to send its request headers (default 10000)" },
-  { name: "USERS_MCP_ENV_FILE", meaning: "an env file to read settings from (as --settings; default ~/.config/users-mcp/.env)" },
-];
 
 const PLACEHOLDER = /^(<[^>]*>|\$\{[^}]*\}|your[-_ ].*|changeme|xxx+)$/i;
 
@@ -226,59 +185,141 @@ function flag(name: string) {
     });
 }
 
-const optionalSecret = z.string().optional();
+const text = () => z.string().optional();
 
-const EnvSchema = z.object({
-  LEADPING_API_TOKEN: optionalSecret,
-  LEADPING_BASE_URL: httpUrl("LEADPING_BASE_URL", "https://api.leadping.ai"),
-  LEADCONNECTOR_TOKEN: optionalSecret,
-  LEADCONNECTOR_BASE_URL: httpUrl("LEADCONNECTOR_BASE_URL", "https://services.leadconnectorhq.com"),
-  LEADCONNECTOR_API_VERSION: z
-    .string()
-    .default("2021-07-28")
-    .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v), {
-      message: "LEADCONNECTOR_API_VERSION must be a date such as 2021-07-28",
-    }),
-  LEADCONNECTOR_COMPANY_ID: plainId("LEADCONNECTOR_COMPANY_ID"),
-  LEADCONNECTOR_LOCATION_ID: plainId("LEADCONNECTOR_LOCATION_ID"),
-  TWOSMS_BASE_URL: httpUrl("TWOSMS_BASE_URL", "https://portal.2sms.us"),
-  TWOSMS_CLIENT_ID: z.string().optional(),
-  TWOSMS_CLIENT_SECRET: optionalSecret,
-  TWOSMS_ACCESS_TOKEN: optionalSecret,
-  USERS_MCP_TIMEOUT_MS: milliseconds("USERS_MCP_TIMEOUT_MS", 15_000, 600_000),
-  USERS_MCP_LOG_LEVEL: choice("USERS_MCP_LOG_LEVEL", LOG_LEVELS, "info"),
-  USERS_MCP_ALLOW_CREDENTIAL_CHANGES: flag("USERS_MCP_ALLOW_CREDENTIAL_CHANGES"),
-  USERS_MCP_READ_ONLY: flag("USERS_MCP_READ_ONLY"),
-  USERS_MCP_SANDBOX: flag("USERS_MCP_SANDBOX"),
-  USERS_MCP_TOOLS: z.string().optional(),
-  USERS_MCP_CONFIRM: choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
-  USERS_MCP_CONFIRM_TIMEOUT_MS: milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
-  USERS_MCP_AUDIT_LOG: z.string().optional(),
-  USERS_MCP_HTTP_PORT: wholeNumber("USERS_MCP_HTTP_PORT", 8787, 0, 65535),
-  USERS_MCP_HTTP_HOST: z.string().optional(),
-  USERS_MCP_HTTP_TOKEN: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || v.length >= 16, {
-      message: "USERS_MCP_HTTP_TOKEN must be at least 16 characters (for example: openssl rand -hex 32)",
-    })
-    .refine((v) => v === undefined || !/\s/.test(v), {
-      message:
-        "USERS_MCP_HTTP_TOKEN contains whitespace, so no Authorization header can ever match it: use one unbroken value (for example: openssl rand -hex 32)",
-    }),
-  USERS_MCP_HTTP_CREDENTIALS: choice("USERS_MCP_HTTP_CREDENTIALS", ["server", "caller"] as const, "server"),
-  USERS_MCP_HTTP_ALLOWED_HOSTS: z.string().optional(),
-  USERS_MCP_HTTP_ALLOWED_ORIGINS: z.string().optional(),
-  USERS_MCP_HTTP_MAX_IN_FLIGHT: wholeNumber("USERS_MCP_HTTP_MAX_IN_FLIGHT", 512, 1, 100_000),
-  USERS_MCP_HTTP_GRACE_MS: milliseconds("USERS_MCP_HTTP_GRACE_MS", 20_000, 600_000),
-  USERS_MCP_HTTP_HEADERS_TIMEOUT_MS: milliseconds("USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", 10_000, 120_000),
-  USERS_MCP_PREVIEW_KEY: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || v.length >= 32, {
-      message: "USERS_MCP_PREVIEW_KEY must be at least 32 characters (for example: openssl rand -hex 32)",
-    }),
-});
+/** A setting: what it means (for --help, README and the settings-file templates), how it is read, whether it is a secret. */
+interface Setting<S extends z.ZodType> {
+  meaning: string;
+  schema: S;
+  secret?: true;
+}
+const setting = <S extends z.ZodType>(meaning: string, schema: S, secret?: "secret"): Setting<S> =>
+  secret ? { meaning, schema, secret: true } : { meaning, schema };
+
+/**
+ * Every variable the server reads, once: its meaning, its schema, and whether it holds a secret. The
+ * zod schema of the environment, `--help`, the secrets scrubbed from every output, and the tests that
+ * README, .env.example, server.json and the bundle manifest name every setting are all derived from it.
+ */
+export const SETTINGS = {
+  LEADPING_API_TOKEN: setting("Leadping bearer token (user JWT, sk_ org key or agent token)", text(), "secret"),
+  LEADPING_BASE_URL: setting(
+    "Leadping API base URL (default https://api.leadping.ai)",
+    httpUrl("LEADPING_BASE_URL", "https://api.leadping.ai"),
+  ),
+  LEADCONNECTOR_TOKEN: setting("LeadConnector OAuth access token or Private Integration Token (pit-…)", text(), "secret"),
+  LEADCONNECTOR_BASE_URL: setting(
+    "LeadConnector API base URL (default https://services.leadconnectorhq.com)",
+    httpUrl("LEADCONNECTOR_BASE_URL", "https://services.leadconnectorhq.com"),
+  ),
+  LEADCONNECTOR_API_VERSION: setting(
+    "LeadConnector Version header (default 2021-07-28)",
+    z
+      .string()
+      .default("2021-07-28")
+      .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v), { message: "LEADCONNECTOR_API_VERSION must be a date such as 2021-07-28" }),
+  ),
+  LEADCONNECTOR_COMPANY_ID: setting(
+    "LeadConnector company (agency) id that search_users searches by default",
+    plainId("LEADCONNECTOR_COMPANY_ID"),
+  ),
+  LEADCONNECTOR_LOCATION_ID: setting(
+    "LeadConnector location (sub-account) id that search_users narrows to by default",
+    plainId("LEADCONNECTOR_LOCATION_ID"),
+  ),
+  TWOSMS_BASE_URL: setting(
+    "2SMS portal host (default https://portal.2sms.us; UK: https://portal.2sms.com)",
+    httpUrl("TWOSMS_BASE_URL", "https://portal.2sms.us"),
+  ),
+  TWOSMS_CLIENT_ID: setting("2SMS OAuth client id (with TWOSMS_CLIENT_SECRET)", text()),
+  TWOSMS_CLIENT_SECRET: setting("2SMS OAuth client secret", text(), "secret"),
+  TWOSMS_ACCESS_TOKEN: setting("2SMS access token obtained elsewhere (instead of client id/secret)", text(), "secret"),
+  USERS_MCP_TIMEOUT_MS: setting(
+    "deadline for a whole tool call, in milliseconds (default 15000)",
+    milliseconds("USERS_MCP_TIMEOUT_MS", 15_000, 600_000),
+  ),
+  USERS_MCP_LOG_LEVEL: setting(
+    "error | warn | info | debug (default info); logs go to stderr",
+    choice("USERS_MCP_LOG_LEVEL", LOG_LEVELS, "info"),
+  ),
+  USERS_MCP_ALLOW_CREDENTIAL_CHANGES: setting(
+    "true to let tools set passwords and PINs (default false)",
+    flag("USERS_MCP_ALLOW_CREDENTIAL_CHANGES"),
+  ),
+  USERS_MCP_READ_ONLY: setting("true to expose only read tools (default false)", flag("USERS_MCP_READ_ONLY")),
+  USERS_MCP_TOOLS: setting("comma-separated allowlist of tool names (default: all)", text()),
+  USERS_MCP_SANDBOX: setting("1 to run against the built-in sandbox instead of the real APIs", flag("USERS_MCP_SANDBOX")),
+  USERS_MCP_CONFIRM: setting(
+    "off | ask | require: a person confirms sensitive writes through the host (default ask)",
+    choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
+  ),
+  USERS_MCP_CONFIRM_TIMEOUT_MS: setting(
+    "how long a person has to answer a confirmation, in ms (default 120000)",
+    milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
+  ),
+  USERS_MCP_AUDIT_LOG: setting("audit log path, or off (default ~/.local/state/users-mcp/audit.jsonl)", text()),
+  USERS_MCP_PREVIEW_KEY: setting(
+    "key (32+ characters) signing preview tokens, when several processes share them",
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || v.length >= 32, {
+        message: "USERS_MCP_PREVIEW_KEY must be at least 32 characters (for example: openssl rand -hex 32)",
+      }),
+    "secret",
+  ),
+  USERS_MCP_HTTP_PORT: setting("port for --http (default 8787)", wholeNumber("USERS_MCP_HTTP_PORT", 8787, 0, 65535)),
+  USERS_MCP_HTTP_HOST: setting("address for --http to listen on (default 127.0.0.1)", text()),
+  USERS_MCP_HTTP_TOKEN: setting(
+    "bearer token every HTTP request must carry (required with --http; only --sandbox on a loopback --host may omit it)",
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || v.length >= 16, {
+        message: "USERS_MCP_HTTP_TOKEN must be at least 16 characters (for example: openssl rand -hex 32)",
+      })
+      .refine((v) => v === undefined || !/\s/.test(v), {
+        message:
+          "USERS_MCP_HTTP_TOKEN contains whitespace, so no Authorization header can ever match it: use one unbroken value (for example: openssl rand -hex 32)",
+      }),
+    "secret",
+  ),
+  USERS_MCP_HTTP_CREDENTIALS: setting(
+    "server (default) or caller: whether HTTP callers bring their own upstream credentials",
+    choice("USERS_MCP_HTTP_CREDENTIALS", ["server", "caller"] as const, "server"),
+  ),
+  USERS_MCP_HTTP_ALLOWED_HOSTS: setting("comma-separated Host names --http answers (default localhost,127.0.0.1,::1)", text()),
+  USERS_MCP_HTTP_ALLOWED_ORIGINS: setting("comma-separated Origins --http accepts when a request has one (default none)", text()),
+  USERS_MCP_HTTP_MAX_IN_FLIGHT: setting(
+    "HTTP requests handled at once; more get 503 with Retry-After (default 512)",
+    wholeNumber("USERS_MCP_HTTP_MAX_IN_FLIGHT", 512, 1, 100_000),
+  ),
+  USERS_MCP_HTTP_GRACE_MS: setting(
+    "after SIGTERM, how long calls under way may take to finish (default 20000)",
+    milliseconds("USERS_MCP_HTTP_GRACE_MS", 20_000, 600_000),
+  ),
+  USERS_MCP_HTTP_HEADERS_TIMEOUT_MS: setting(
+    "how long an HTTP client may take to send its request headers (default 10000)",
+    milliseconds("USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", 10_000, 120_000),
+  ),
+  // Read before the others, to find the file the rest may come from (settings/files.ts).
+  USERS_MCP_ENV_FILE: setting("an env file to read settings from (as --settings; default ~/.config/users-mcp/.env)", text()),
+};
+
+type SettingName = keyof typeof SETTINGS;
+
+/** Every setting's name and meaning, in the table's order: what --help lists. */
+export const ENV_VARS: ReadonlyArray<{ name: string; meaning: string; secret?: true }> = Object.entries(SETTINGS).map(([name, s]) => ({
+  name,
+  meaning: s.meaning,
+  ...(s.secret ? { secret: s.secret } : {}),
+}));
+
+const EnvSchema = z.object(
+  Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.schema])) as {
+    [K in SettingName]: (typeof SETTINGS)[K]["schema"];
+  },
+);
 
 export interface ConfigOverrides {
   readOnly?: boolean;
@@ -375,6 +416,7 @@ export function loadConfig(
       headersTimeoutMs: e.USERS_MCP_HTTP_HEADERS_TIMEOUT_MS,
     },
     previewKey: e.USERS_MCP_PREVIEW_KEY,
+    secrets: ENV_VARS.filter((v) => v.secret && cleaned[v.name] !== undefined).map((v) => cleaned[v.name] as string),
     placeholders,
     sources: Object.fromEntries(Object.keys(cleaned).map((name) => [name, sources[name] ?? "environment"])),
   };
@@ -400,16 +442,19 @@ export function sourceOf(config: Pick<Config, "sources">, name: string): string 
   return s === undefined ? "default" : s === "environment" ? "environment" : `file ${s}`;
 }
 
-/** The secret values in force, so that every output path can scrub them. */
+/** The secret values in force (every setting the table marks secret), so that every output path can scrub them. */
 export function secretsOf(config: Config): string[] {
-  return [
-    config.leadping.token,
-    config.leadconnector.token,
-    config.twosms.clientSecret,
-    config.twosms.accessToken,
-    config.previewKey,
-    config.http.token,
-  ].filter((s): s is string => typeof s === "string" && s.length >= 4);
+  return config.secrets.filter((s) => s.length >= 4);
+}
+
+/** The three upstreams, named as in configuration. */
+export type ProviderName = "leadping" | "leadconnector" | "twosms";
+
+/** Whether the server's own settings hold credentials for a provider: the one place that decides it. */
+export function isConfigured(config: Pick<Config, "leadping" | "leadconnector" | "twosms">, provider: ProviderName): boolean {
+  if (provider === "leadping") return Boolean(config.leadping.token);
+  if (provider === "leadconnector") return Boolean(config.leadconnector.token);
+  return Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret));
 }
 
 /** Per provider: whether it has credentials, where they are sent, and where those settings came from. */
@@ -418,21 +463,21 @@ export function credentialRoutes(config: Config): Array<{ provider: string; conf
   const routes = [
     {
       provider: "Leadping",
-      configured: Boolean(config.leadping.token),
+      configured: isConfigured(config, "leadping"),
       baseUrl: config.leadping.baseUrl,
       urlVar: "LEADPING_BASE_URL",
       credentialVars: ["LEADPING_API_TOKEN"],
     },
     {
       provider: "LeadConnector",
-      configured: Boolean(config.leadconnector.token),
+      configured: isConfigured(config, "leadconnector"),
       baseUrl: config.leadconnector.baseUrl,
       urlVar: "LEADCONNECTOR_BASE_URL",
       credentialVars: ["LEADCONNECTOR_TOKEN"],
     },
     {
       provider: "2SMS",
-      configured: Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret)),
+      configured: isConfigured(config, "twosms"),
       baseUrl: config.twosms.baseUrl,
       urlVar: "TWOSMS_BASE_URL",
       credentialVars: config.twosms.accessToken ? ["TWOSMS_ACCESS_TOKEN"] : ["TWOSMS_CLIENT_ID", "TWOSMS_CLIENT_SECRET"],

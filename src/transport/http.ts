@@ -9,7 +9,7 @@ import { redact } from "../kernel/redact.js";
 import { connectServer, keepReservedKeys } from "../mcp/arguments.js";
 import { createRuntime, type Runtime } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
-import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
+import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
@@ -86,7 +86,7 @@ class Endpoint {
     this.configured =
       config.sandbox ||
       h.credentials === "caller" ||
-      Boolean(config.leadping.token || config.leadconnector.token || config.twosms.accessToken || config.twosms.clientId);
+      (["leadping", "leadconnector", "twosms"] as const).some((p) => isConfigured(config, p));
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import type { Clients, ClientTuning } from "../client/index.js";
-import { LeadConnectorClient } from "../client/leadconnector.js";
-import { LeadpingClient } from "../client/leadping.js";
-import { TwoSmsClient } from "../client/twosms.js";
+import { type Clients, type ClientTuning, leadconnectorClient, leadpingClient, twosmsClient } from "../client/index.js";
+import type { LeadConnectorClient } from "../client/leadconnector.js";
+import type { LeadpingClient } from "../client/leadping.js";
+import type { TwoSmsClient } from "../client/twosms.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
 
@@ -132,34 +132,17 @@ export class TenantClients {
       clients: {
         leadping: () => {
           if (!lp) throw missing("Leadping token", "X-Leadping-Token");
-          return use(`lp:${sha(lp)}`, lp, () => new LeadpingClient({ baseUrl: c.leadping.baseUrl, token: lp, ...this.tuning }));
+          return use(`lp:${sha(lp)}`, lp, () => leadpingClient(c, lp, this.tuning));
         },
         leadconnector: () => {
           if (!lc) throw missing("LeadConnector token", "X-LeadConnector-Token");
-          return use(
-            `lc:${sha(lc)}`,
-            lc,
-            () =>
-              new LeadConnectorClient({
-                baseUrl: c.leadconnector.baseUrl,
-                token: lc,
-                apiVersion: c.leadconnector.apiVersion,
-                ...this.tuning,
-              }),
-          );
+          return use(`lc:${sha(lc)}`, lc, () => leadconnectorClient(c, lc, this.tuning));
         },
         twosms: () => {
-          if (access)
-            return use(
-              `2a:${sha(access)}`,
-              access,
-              () => new TwoSmsClient({ baseUrl: c.twosms.baseUrl, accessToken: access, ...this.tuning }),
-            );
+          if (access) return use(`2a:${sha(access)}`, access, () => twosmsClient(c, { accessToken: access }, this.tuning));
           if (!id || !secret) throw missing("2SMS credentials", "X-TwoSMS-Client-Id and X-TwoSMS-Client-Secret (or X-TwoSMS-Access-Token)");
-          return use(
-            `2c:${sha(`${id}\n${secret}`)}`,
-            `${id}${secret}`,
-            () => new TwoSmsClient({ baseUrl: c.twosms.baseUrl, clientId: id, clientSecret: secret, ...this.tuning }),
+          return use(`2c:${sha(`${id}\n${secret}`)}`, `${id}${secret}`, () =>
+            twosmsClient(c, { clientId: id, clientSecret: secret }, this.tuning),
           );
         },
         // The request is over: its entries may be evicted again. The cache outlives the request.
