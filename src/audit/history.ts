@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import { type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine } from "./log.js";
+import { type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine, recordBasics } from "./log.js";
 
 /**
  * One write as list_writes and revert_write see it: its intent and outcome joined, without its
@@ -126,15 +126,10 @@ export class AuditIndex {
 
   private entryOf(r: AuditRecord, at: number, length: number): IndexedWrite {
     return {
-      id: r.id,
-      time: r.time,
-      tool: r.tool,
-      provider: r.provider,
-      target: r.target,
+      ...recordBasics(r),
       tenant: r.tenant,
       sandbox: r.sandbox === true,
       outcome: r.phase === "intent" ? "unknown" : (r.outcome ?? "unknown"),
-      confirmation: r.confirmation,
       revertOf: r.revertOf,
       at,
       length,

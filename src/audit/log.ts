@@ -365,17 +365,17 @@ export function parseAudit(text: string): { entries: AuditEntry[]; unreadable: n
   return { entries: [...byId.values()], unreadable };
 }
 
+/** What identifies a write in every view of the log: its id, when, which tool, which record. */
+export function recordBasics(r: AuditRecord): Pick<AuditRecord, "id" | "time" | "tool" | "provider" | "target" | "confirmation"> {
+  return { id: r.id, time: r.time, tool: r.tool, provider: r.provider, target: r.target, confirmation: r.confirmation };
+}
+
 function entryOf(r: AuditRecord): AuditEntry {
   return {
-    id: r.id,
-    time: r.time,
-    tool: r.tool,
-    provider: r.provider,
-    target: r.target,
+    ...recordBasics(r),
     fields: (r.changes ?? []).map((c) => c.field),
     changes: r.changes ?? [],
     outcome: r.outcome ?? "unknown",
-    confirmation: r.confirmation,
     ...(r.client ? { client: r.client } : {}),
     ...(r.tenant ? { tenant: r.tenant } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),

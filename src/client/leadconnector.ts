@@ -11,15 +11,20 @@ export const LcRoles = z.looseObject({
   restrictSubAccount: z.boolean().nullish(),
 });
 
-/** The user as LeadConnector returns it. There is no `twilioPhone` here: that map cannot be read back. */
-export type LcUser = z.infer<typeof LcUser>;
-export const LcUser = z.looseObject({
+/** Who a LeadConnector user is: the fields every view of a user starts with. */
+export const lcUserIdentity = {
   id: z.string().nullish(),
   name: z.string().nullish(),
   firstName: z.string().nullish(),
   lastName: z.string().nullish(),
   email: z.string().nullish(),
   phone: z.string().nullish(),
+};
+
+/** The user as LeadConnector returns it. There is no `twilioPhone` here: that map cannot be read back. */
+export type LcUser = z.infer<typeof LcUser>;
+export const LcUser = z.looseObject({
+  ...lcUserIdentity,
   extension: z.string().nullish(),
   permissions: z.record(z.string(), z.unknown()).nullish(),
   // The published page types this as a string; live responses carry an array. Accept both.

@@ -1,14 +1,9 @@
 import { z } from "zod";
-import type { LcUser } from "../client/leadconnector.js";
+import { type LcUser, lcUserIdentity } from "../client/leadconnector.js";
 
 /** A LeadConnector user as the tools return it: what an agent needs, without the upstream's noise. */
 export const UserOut = z.object({
-  id: z.string().nullish(),
-  name: z.string().nullish(),
-  firstName: z.string().nullish(),
-  lastName: z.string().nullish(),
-  email: z.string().nullish(),
-  phone: z.string().nullish(),
+  ...lcUserIdentity,
   roles: z.looseObject({ type: z.string().nullish(), role: z.string().nullish(), locationIds: z.array(z.string()).nullish() }).nullish(),
   permissions: z.record(z.string(), z.unknown()).nullish(),
   scopes: z.array(z.string()).nullish(),

@@ -32,22 +32,26 @@ export const Gdpr = z.object({
   privacyPolicyVersion: z.string().nullish().describe("Privacy policy version accepted"),
 });
 
+/** Each field of the view, and the 2SMS field it shows. */
+const OUT_FIELDS = {
+  id: "ID",
+  accountId: "AccountID",
+  displayName: "DisplayName",
+  emailAddress: "EmailAddress",
+  username: "Username",
+  mobilePhone: "MobilePhone",
+  timeZone: "TimeZone",
+  enabled: "Enabled",
+  adminUser: "AdminUser",
+  languageId: "LanguageID",
+  preferences: "Preferences",
+  dateCreated: "DateCreated",
+  dateModified: "DateModified",
+} as const satisfies Record<keyof z.infer<typeof UserOut>, keyof TwoSmsUser>;
+
 export function userOut(u: TwoSmsUser): z.infer<typeof UserOut> {
-  return {
-    id: u.ID,
-    accountId: u.AccountID,
-    displayName: u.DisplayName,
-    emailAddress: u.EmailAddress,
-    username: u.Username,
-    mobilePhone: u.MobilePhone,
-    timeZone: u.TimeZone,
-    enabled: u.Enabled,
-    adminUser: u.AdminUser,
-    languageId: u.LanguageID,
-    preferences: u.Preferences,
-    dateCreated: u.DateCreated,
-    dateModified: u.DateModified,
-  };
+  // Each value is the 2SMS field the table names, which UserOut's schema accepts (the result is checked against it).
+  return Object.fromEntries(Object.entries(OUT_FIELDS).map(([field, wire]) => [field, u[wire]])) as z.infer<typeof UserOut>;
 }
 
 export function gdprOf(u: TwoSmsUser): z.infer<typeof Gdpr> {
