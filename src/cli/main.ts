@@ -5,7 +5,23 @@ import { redact, setServerSecrets } from "../kernel/redact.js";
 import { VERSION } from "../kernel/version.js";
 import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
 import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "../settings/files.js";
+import { TOOL_CATALOG, TOOL_NAMES } from "../tools/catalog.js";
 import { withSandbox } from "./sandbox.js";
+
+/** Tool names for --help, wrapped under the option's text. */
+function wrap(names: readonly string[]): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const name of names) {
+    const next = line ? `${line}, ${name}` : name;
+    if (next.length > 50 && line) {
+      lines.push(`${line},`);
+      line = name;
+    } else line = next;
+  }
+  lines.push(line);
+  return lines.join(`\n${" ".repeat(22)}`);
+}
 
 const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping, LeadConnector (HighLevel) and 2SMS.
 
@@ -19,10 +35,8 @@ Options:
   --port N            port for --http (default 8787; also USERS_MCP_HTTP_PORT)
   --host ADDR         address for --http (default 127.0.0.1; also USERS_MCP_HTTP_HOST)
   --sandbox           run against the built-in sandbox (fake upstreams, demo data, no credentials needed)
-  --read-only         expose only the read tools (get_current_user, search_users, get_user, get_gdpr_user,
-                      list_writes)
-  --tools a,b         expose only the named tools (get_current_user, update_compliance, search_users,
-                      get_user, update_user, get_gdpr_user, update_gdpr, list_writes, revert_write)
+  --read-only         expose only the read tools (${wrap(TOOL_NAMES.filter((n) => TOOL_CATALOG[n].kind === "read"))})
+  --tools a,b         expose only the named tools (${wrap(TOOL_NAMES)})
   --settings PATH     read settings from this env file (also USERS_MCP_ENV_FILE); a .env in the
                       working directory is never read unless named here
   -h, --help          show this help
