@@ -370,7 +370,7 @@ const CREDENTIAL_FIELDS = ["password", "Password", "pin", "Pin"] as const;
  */
 function keepCredentials(spec: RequestSpec<unknown>): void {
   const auth = spec.headers?.authorization;
-  if (auth !== undefined) spec.ctx.keepSecret(auth.replace(/^Bearer\s+/i, ""));
+  if (auth !== undefined) spec.ctx.keepSecret(auth.startsWith("Bearer ") ? auth.slice(7) : auth);
   if (spec.form?.client_secret !== undefined) spec.ctx.keepSecret(spec.form.client_secret);
   const json = spec.json;
   if (json !== null && typeof json === "object" && !Array.isArray(json))

@@ -138,7 +138,8 @@ const alreadyUndone = (w: IndexedWrite, by: string) =>
 export const revertWrite = defineTool("revert_write", {
   title: "Undo a write (from the audit log)",
   description: [
-    "Undoes one applied write from this server's audit log (ids from list_writes) through the same path as a",
+    "Undoes one applied write from this server's audit log (ids from list_writes; the log holds every write since",
+    "it was created) through the same path as a",
     "write: fields go back to their earlier values only where the record still holds what the write left",
     "(otherwise Conflict, nothing written); list entries it added are removed and ones it removed put back,",
     "keeping later edits. Passwords and PINs cannot be restored. dryRun: true previews. Undoing a consent grant",
