@@ -111,24 +111,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       send(res, { status: 404, body: { message: `no upstream under /${prefix}; use /leadping, /leadconnector or /2sms` } });
       return;
     }
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : (v ?? "");
-    const path = `/${rest.join("/")}`;
-    const recorded: RecordedRequest = {
-      provider,
-      method: req.method ?? "GET",
-      path,
-      query: url.search.replace(/^\?/, ""),
-      headers,
-      body,
-      at: Date.now(),
-    };
+    const recorded = recordOf(req, url, provider, `/${rest.join("/")}`, body);
+    const { path, headers } = recorded;
     requests.push(recorded);
     res.on("close", () => {
       if (!res.writableFinished) abandoned.push(recorded);
     });
 
-    const fault = takeFault(provider, recorded.method, path);
+    const fault = takeFault(faults, provider, recorded.method, path);
     if (fault) {
       if (fault.delayMs) await delay(fault.delayMs, res);
       if (res.destroyed) return;
@@ -142,21 +132,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       out = { status: 500, body: { message: `sandbox error: ${(err as Error).message}` } };
     }
     send(res, out);
-  }
-
-  function takeFault(provider: SandboxProvider, method: string, path: string): Fault | undefined {
-    const i = faults.findIndex(
-      (f) =>
-        f.provider === provider &&
-        (!f.method || f.method === method) &&
-        (!f.path || (typeof f.path === "string" ? f.path === path : f.path.test(path))),
-    );
-    if (i < 0) return undefined;
-    const f = faults[i] as Fault;
-    const left = (f.times ?? 1) - 1;
-    if (left <= 0) faults.splice(i, 1);
-    else faults[i] = { ...f, times: left };
-    return f;
   }
 
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
@@ -191,6 +166,29 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         server.close(() => resolve());
       }),
   };
+}
+
+/** A request as tests see it afterwards: headers flattened, path below the provider's prefix. */
+function recordOf(req: IncomingMessage, url: URL, provider: SandboxProvider, path: string, body: string): RecordedRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : (v ?? "");
+  return { provider, method: req.method ?? "GET", path, query: url.search.replace(/^\?/, ""), headers, body, at: Date.now() };
+}
+
+/** The first fault that matches the request, used up once (removed when it has no uses left). */
+function takeFault(faults: Fault[], provider: SandboxProvider, method: string, path: string): Fault | undefined {
+  const i = faults.findIndex(
+    (f) =>
+      f.provider === provider &&
+      (!f.method || f.method === method) &&
+      (!f.path || (typeof f.path === "string" ? f.path === path : f.path.test(path))),
+  );
+  if (i < 0) return undefined;
+  const f = faults[i] as Fault;
+  const left = (f.times ?? 1) - 1;
+  if (left <= 0) faults.splice(i, 1);
+  else faults[i] = { ...f, times: left };
+  return f;
 }
 
 function applyFault(f: Fault, _req: IncomingMessage, res: ServerResponse): boolean {

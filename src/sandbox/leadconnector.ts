@@ -173,7 +173,7 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
     if (req.path === "/users/search") {
       if (req.method !== "GET") return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
       if (!scopes.includes("users.readonly")) return err(403, "The token is not authorized for this scope.", "Forbidden");
-      return { ...search(req.query), headers: rateHeaders };
+      return { ...search(users, req.query), headers: rateHeaders };
     }
     const m = /^\/users\/([^/]+)$/.exec(req.path);
     if (!m) return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
@@ -202,41 +202,6 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
     return err(404, `Cannot ${req.method} ${req.path}`, "Not Found");
   }
 
-  /** `GET /users/search`: every parameter a string, companyId required, count the total of matches. */
-  function search(q: URLSearchParams): HandlerResponse {
-    const companyId = q.get("companyId");
-    const problems: string[] = [];
-    if (!companyId) problems.push("companyId should not be empty", "companyId must be a string");
-    for (const k of ["skip", "limit"]) {
-      const v = q.get(k);
-      if (v !== null && !/^\d+$/.test(v)) problems.push(`${k} must be a number string`);
-    }
-    const role = q.get("role");
-    const type = q.get("type");
-    if (role !== null && !["admin", "user"].includes(role)) problems.push("role must be one of the following values: admin, user");
-    if (type !== null && !["account", "agency"].includes(type)) problems.push("type must be one of the following values: account, agency");
-    if (problems.length) return err(422, problems, "Unprocessable Entity");
-    // Every sandbox token belongs to one company: another company is the agency/sub-account mismatch.
-    if (companyId !== COMPANY_ID) return err(403, "The token does not have access to this company.", "Forbidden");
-    const text = q.get("query")?.trim().toLowerCase();
-    const locationId = q.get("locationId");
-    const matches = [...users.values()]
-      .filter(
-        (u) =>
-          (!text ||
-            `${u.firstName} ${u.lastName}`.toLowerCase().includes(text) ||
-            u.email.toLowerCase().includes(text) ||
-            u.phone.includes(text)) &&
-          (!locationId || u.locationIds.includes(locationId)) &&
-          (!role || u.role === role) &&
-          (!type || u.type === type),
-      )
-      .sort((a, b) => `${a.firstName} ${a.lastName}`.localeCompare(`${b.firstName} ${b.lastName}`));
-    const skip = Number(q.get("skip") ?? "0");
-    const limit = Number(q.get("limit") ?? "25");
-    return { status: 200, body: { users: matches.slice(skip, skip + limit).map(dto), count: matches.length } };
-  }
-
   return {
     handle,
     reset() {
@@ -247,6 +212,41 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
     user: (id: string) => users.get(id),
     limiter,
   };
+}
+
+/** `GET /users/search`: every parameter a string, companyId required, count the total of matches. */
+function search(users: Map<string, StoredUser>, q: URLSearchParams): HandlerResponse {
+  const companyId = q.get("companyId");
+  const problems: string[] = [];
+  if (!companyId) problems.push("companyId should not be empty", "companyId must be a string");
+  for (const k of ["skip", "limit"]) {
+    const v = q.get(k);
+    if (v !== null && !/^\d+$/.test(v)) problems.push(`${k} must be a number string`);
+  }
+  const role = q.get("role");
+  const type = q.get("type");
+  if (role !== null && !["admin", "user"].includes(role)) problems.push("role must be one of the following values: admin, user");
+  if (type !== null && !["account", "agency"].includes(type)) problems.push("type must be one of the following values: account, agency");
+  if (problems.length) return err(422, problems, "Unprocessable Entity");
+  // Every sandbox token belongs to one company: another company is the agency/sub-account mismatch.
+  if (companyId !== COMPANY_ID) return err(403, "The token does not have access to this company.", "Forbidden");
+  const text = q.get("query")?.trim().toLowerCase();
+  const locationId = q.get("locationId");
+  const matches = [...users.values()]
+    .filter(
+      (u) =>
+        (!text ||
+          `${u.firstName} ${u.lastName}`.toLowerCase().includes(text) ||
+          u.email.toLowerCase().includes(text) ||
+          u.phone.includes(text)) &&
+        (!locationId || u.locationIds.includes(locationId)) &&
+        (!role || u.role === role) &&
+        (!type || u.type === type),
+    )
+    .sort((a, b) => `${a.firstName} ${a.lastName}`.localeCompare(`${b.firstName} ${b.lastName}`));
+  const skip = Number(q.get("skip") ?? "0");
+  const limit = Number(q.get("limit") ?? "25");
+  return { status: 200, body: { users: matches.slice(skip, skip + limit).map(dto), count: matches.length } };
 }
 
 function validate(b: Record<string, unknown>): string[] {

@@ -144,21 +144,7 @@ export function createTwoSms(options: { tokenLifetimeSeconds?: number | undefine
       return { status: 400, body: { Message: "The request is invalid.", ModelState: { user: ["The request body could not be read."] } } };
     }
     const body = parsed.value as Record<string, unknown>;
-    const modelState: Record<string, string[]> = {};
-    for (const f of REQUIRED) {
-      if (body[f] === undefined || body[f] === null || body[f] === "") modelState[`user.${f}`] = [`The ${f} field is required.`];
-    }
-    if (typeof body.EmailAddress === "string" && body.EmailAddress !== "" && !EMAIL.test(body.EmailAddress)) {
-      modelState["user.EmailAddress"] = ["The EmailAddress field is not a valid e-mail address."];
-    }
-    if (typeof body.MobilePhone === "string" && body.MobilePhone !== "" && !MOBILE.test(body.MobilePhone)) {
-      modelState["user.MobilePhone"] = [
-        "The field MobilePhone must match the regular expression '^(?=.*?\\d.*?\\d.*?\\d.*?\\d.*?\\d)([+]?)([\\d\\s\\(\\)-]{5,20})$'.",
-      ];
-    }
-    if (body.LanguageID !== undefined && !(typeof body.LanguageID === "string" && GUID.test(body.LanguageID))) {
-      modelState["user.LanguageID"] = ["The LanguageID field is not a valid Guid."];
-    }
+    const modelState = gdprModelState(body);
     if (Object.keys(modelState).length) return { status: 400, body: { Message: "The request is invalid.", ModelState: modelState } };
 
     const user = users.get(id.toLowerCase());
@@ -193,4 +179,24 @@ export function createTwoSms(options: { tokenLifetimeSeconds?: number | undefine
       for (const k of tokens.keys()) tokens.set(k, 0);
     },
   };
+}
+
+/** What 2SMS's model validation says of an update body: field → messages (empty when it is valid). */
+function gdprModelState(body: Record<string, unknown>): Record<string, string[]> {
+  const modelState: Record<string, string[]> = {};
+  for (const f of REQUIRED) {
+    if (body[f] === undefined || body[f] === null || body[f] === "") modelState[`user.${f}`] = [`The ${f} field is required.`];
+  }
+  if (typeof body.EmailAddress === "string" && body.EmailAddress !== "" && !EMAIL.test(body.EmailAddress)) {
+    modelState["user.EmailAddress"] = ["The EmailAddress field is not a valid e-mail address."];
+  }
+  if (typeof body.MobilePhone === "string" && body.MobilePhone !== "" && !MOBILE.test(body.MobilePhone)) {
+    modelState["user.MobilePhone"] = [
+      "The field MobilePhone must match the regular expression '^(?=.*?\\d.*?\\d.*?\\d.*?\\d.*?\\d)([+]?)([\\d\\s\\(\\)-]{5,20})$'.",
+    ];
+  }
+  if (body.LanguageID !== undefined && !(typeof body.LanguageID === "string" && GUID.test(body.LanguageID))) {
+    modelState["user.LanguageID"] = ["The LanguageID field is not a valid Guid."];
+  }
+  return modelState;
 }
