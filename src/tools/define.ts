@@ -1,15 +1,12 @@
 import { z } from "zod";
+import type { AuditIndex } from "../audit/history.js";
 import type { CallContext } from "../client/call-context.js";
 import type { Provider, UpstreamErrorCode } from "../client/errors.js";
 import { InputError } from "../client/errors.js";
-import { annotationsOf, TOOL_CATALOG, type ToolAnnotations, type ToolKind, type ToolName } from "./catalog.js";
-
-export { InputError };
-
-import type { AuditIndex } from "../audit/history.js";
 import { hasHiddenCharacters } from "../kernel/redact.js";
 import type { Config } from "../settings/config.js";
 import type { WriteDeps } from "../writes/pipeline.js";
+import { annotationsOf, TOOL_CATALOG, type ToolAnnotations, type ToolKind, type ToolName } from "./catalog.js";
 
 /** What a tool's handler is given: the write path's dependencies, plus the audit log to read and the caller's tenant. */
 export interface ToolDeps extends WriteDeps {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { defineTool, InputError, plainText } from "./define.js";
+import { InputError } from "../client/errors.js";
+import { defineTool, plainText } from "./define.js";
 
 const Row = z.object({
   id: z.string().nullish(),

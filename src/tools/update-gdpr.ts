@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { InputError } from "../client/errors.js";
 import { READ_ONLY_FIELDS, REQUIRED_FIELDS, type TwoSmsUser } from "../client/twosms.js";
 import { type Change, diff } from "../writes/diff.js";
-import { guardCredentials, InputError, plainText } from "./define.js";
+import { guardCredentials, plainText } from "./define.js";
 import { defineWriteTool } from "./define-write.js";
 import { Gdpr, gdprOf, guid, UserOut, userOut } from "./twosms-user.js";
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { InputError } from "../client/errors.js";
 import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
 import { type Change, canonical } from "../writes/diff.js";
 import { applyListEdit, type ListEdit, listField } from "../writes/lists.js";
-import { guardCredentials, InputError, plainText } from "./define.js";
+import { guardCredentials, plainText } from "./define.js";
 import { defineWriteTool } from "./define-write.js";
 import { pick, UserOut } from "./leadconnector-user.js";
 import { KNOWN_SCOPES, PERMISSION_FLAGS, PLATFORM_LANGUAGES } from "./leadconnector-vocab.js";
