@@ -67,9 +67,9 @@ describe("a refused password or PIN never becomes a secret", () => {
     try {
       const r = (await s.client.callTool({ name: "update_gdpr", arguments: { userId: GDPR_USER, pin: year } })) as CallToolResult;
       expect(r.isError, text(r)).toBeFalsy();
-      expect(text(r)).toContain('"before": "(hidden)"');
+      expect(text(r)).toContain('"before":"(hidden)"');
       // The PIN is the year, and the record's dates keep it: a written value is no secret of the data.
-      expect(text(r)).toMatch(new RegExp(`"dateModified": "${year}-`));
+      expect(text(r)).toMatch(new RegExp(`"dateModified":"${year}-`));
       expect(text(r)).not.toContain("[redacted]");
     } finally {
       await s.close();

@@ -101,7 +101,8 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
         : { config, clients, logger, history: runtime.history, tenant, writes: writeServices(extra.requestId) };
       const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
-      const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output, null, 2) }];
+      // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
+      const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
       if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
       return {
         content,
