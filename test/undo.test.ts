@@ -5,7 +5,7 @@ import type { CallToolResult, ElicitRequest } from "@modelcontextprotocol/sdk/ty
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { type Answer, SANDBOX_CREDENTIALS, type StdioServer, sandboxEnv, startServer } from "./harness.js";
+import { type Answer, runCli, SANDBOX_CREDENTIALS, type StdioServer, sandboxEnv, startServer } from "./harness.js";
 import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
 
 // list_writes and revert_write through the SDK's client over stdio (and HTTP caller mode for tenants),
@@ -175,6 +175,8 @@ describe("revert_write, for each write tool", () => {
       const listed = out(await call("list_writes", { limit: 1 })).writes as Array<Record<string, unknown>>;
       expect(listed[0]).toMatchObject({ auditId: out(undo).auditId, revertOf: first.auditId, tool: "update_compliance" });
     });
+    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit });
+    expect(table.stdout).toMatch(/update_compliance .*applied \(undo of [0-9a-f]{8}\)/);
     const undoRecords = records().filter((r) => r.revertOf);
     expect(undoRecords.map((r) => [r.phase, r.outcome ?? null])).toEqual([
       ["intent", null],

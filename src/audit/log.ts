@@ -410,7 +410,7 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       e.tool,
       e.target,
       e.fields.join(",") || "-",
-      `${e.outcome}${e.incomplete ? "*" : ""}${e.sandbox ? " (sandbox)" : ""}`,
+      `${e.outcome}${e.incomplete ? "*" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
       e.confirmation,
     ]),
   ];
