@@ -361,21 +361,26 @@ function startHttpServer(args, extraEnv, fromStdout) {
   });
 }
 
+/** One stateless JSON-RPC POST to an MCP endpoint, as the remote-mode benchmarks send it. */
+let rpcId = 0;
+function mcpPost(agent, url, headers, method, params) {
+  return request(url, {
+    method: "POST",
+    dispatcher: agent,
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      ...headers,
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params }),
+  });
+}
+
 async function httpCalls(url, headers) {
   const agent = new Agent({ connections: CONCURRENCY });
-  let id = 0;
   const call = async () => {
-    const res = await request(url, {
-      method: "POST",
-      dispatcher: agent,
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-11-25",
-        ...headers,
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "get_current_user", arguments: {} } }),
-    });
+    const res = await mcpPost(agent, url, headers, "tools/call", { name: "get_current_user", arguments: {} });
     const body = await res.body.json();
     if (res.statusCode !== 200 || body.result?.isError)
       throw new Error(`HTTP call failed: ${res.statusCode} ${JSON.stringify(body).slice(0, 200)}`);
@@ -398,19 +403,8 @@ async function callerMemory() {
     false,
   );
   const agent = new Agent({ connections: CONCURRENCY });
-  let id = 0;
   const post = async (token, method, params) => {
-    const res = await request(url, {
-      method: "POST",
-      dispatcher: agent,
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-11-25",
-        "x-leadping-token": token,
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
-    });
+    const res = await mcpPost(agent, url, { "x-leadping-token": token }, method, params);
     await res.body.text();
     if (res.statusCode !== 200) throw new Error(`caller-mode call failed: ${res.statusCode}`);
   };
