@@ -95,6 +95,7 @@ describe("every audit file operation has a deadline", () => {
         expect(r.isError).toBe(true);
         expect(text(r)).toContain(`the audit log at ${audit} cannot be written`);
         expect(text(r)).toContain("Nothing was sent upstream");
+        expect(text(r)).toContain("name a regular file");
         expect(Date.now() - started).toBeLessThan(2_000);
       }
       expect(sandbox.requestsTo("twosms", "POST").filter((q) => q.path.includes("UserUpdateGDPR"))).toEqual([]);
@@ -115,6 +116,7 @@ describe("every audit file operation has a deadline", () => {
       // is refused at its deadline (the queue moves on), not left waiting on a file operation.
       const [first, queued] = await Promise.all([call("Q0"), call("Q1")]);
       expect(text(first)).toMatch(/cannot be written \(mkdir timed out after \d+ ms\)/);
+      expect(text(first)).toContain("put it on a local, responsive file system");
       expect(queued.isError).toBe(true);
       // The mkdir still holds a thread of Node's pool: a later write is refused at once, not piled on.
       const started = Date.now();

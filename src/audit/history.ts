@@ -156,13 +156,18 @@ export class AuditIndex {
     return out;
   }
 
-  /** The changes a write recorded, read from its line in the log. */
-  async changes(w: IndexedWrite): Promise<AuditRecord["changes"]> {
+  /** The changes each write recorded, read from its line in the log (one open for them all). */
+  async changes(writes: readonly IndexedWrite[]): Promise<Array<AuditRecord["changes"]>> {
+    if (writes.length === 0) return [];
     const handle = await open(this.path, "r");
     try {
-      const buffer = Buffer.alloc(w.length);
-      await handle.read(buffer, 0, w.length, w.at);
-      return parseAuditLine(buffer.toString("utf8"))?.changes ?? [];
+      const out: Array<AuditRecord["changes"]> = [];
+      for (const w of writes) {
+        const buffer = Buffer.alloc(w.length);
+        await handle.read(buffer, 0, w.length, w.at);
+        out.push(parseAuditLine(buffer.toString("utf8"))?.changes ?? []);
+      }
+      return out;
     } finally {
       await handle.close();
     }

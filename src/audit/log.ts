@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { chmod, constants, type FileHandle, mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
+import { raceAbort } from "../client/call-context.js";
 
 /** How a write ended. A write that ends before the upstream is touched (declined, conflict, unchanged) has one record. */
 export type AuditOutcome = "applied" | "failed" | "unknown" | "declined" | "conflict" | "unchanged";
@@ -110,58 +111,32 @@ export class AuditLog {
   }
 
   /** Runs one file operation under the limits; past them, refuses and remembers it is still outstanding. */
-  private bounded<T>(what: string, op: Promise<T>, limits: AuditLimits): Promise<T> {
+  private async bounded<T>(what: string, op: Promise<T>, limits: AuditLimits): Promise<T> {
     if (this.stuck) {
       op.catch(() => {});
       const s = Math.round((Date.now() - this.stuck.since) / 1000);
-      return Promise.reject(new AuditError(this.path, `an earlier ${this.stuck.what} has not returned for ${s} s; timed out`));
+      throw new AuditError(this.path, `an earlier ${this.stuck.what} has not returned for ${s} s; timed out`);
     }
     const left = limits.deadline - Date.now();
     if (left <= 0 || limits.signal?.aborted) {
       op.catch(() => {});
-      return Promise.reject(new AuditError(this.path, `timed out before ${what}`));
+      throw new AuditError(this.path, `timed out before ${what}`);
     }
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const give = (err: AuditError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        limits.signal?.removeEventListener("abort", onAbort);
-        this.stuck = { what, since: Date.now() };
-        op.then(
-          () => {
-            this.stuck = undefined;
-          },
-          () => {
-            this.stuck = undefined;
-          },
-        );
-        reject(err);
+    const timeout = AbortSignal.timeout(left);
+    const signal = limits.signal ? AbortSignal.any([timeout, limits.signal]) : timeout;
+    try {
+      return await raceAbort(op, signal);
+    } catch (err) {
+      if (!signal.aborted) throw err;
+      // The operation goes on in Node's pool: until it returns, later writes are refused at once.
+      this.stuck = { what, since: Date.now() };
+      const unstuck = () => {
+        this.stuck = undefined;
       };
-      const onAbort = () => {
-        const timedOut = (limits.signal?.reason as { name?: string } | undefined)?.name === "TimeoutError";
-        give(new AuditError(this.path, timedOut ? `${what} timed out after ${left} ms` : `${what} stopped: the call was cancelled`));
-      };
-      const timer = setTimeout(() => give(new AuditError(this.path, `${what} timed out after ${left} ms`)), left);
-      limits.signal?.addEventListener("abort", onAbort, { once: true });
-      op.then(
-        (v) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          limits.signal?.removeEventListener("abort", onAbort);
-          resolve(v);
-        },
-        (e: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          limits.signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      );
-    });
+      op.then(unstuck, unstuck);
+      const timedOut = timeout.aborted || (limits.signal?.reason as { name?: string } | undefined)?.name === "TimeoutError";
+      throw new AuditError(this.path, timedOut ? `${what} timed out after ${left} ms` : `${what} stopped: the call was cancelled`);
+    }
   }
 
   private async open(limits: AuditLimits): Promise<FileHandle> {

@@ -25,6 +25,14 @@ export const TOOL_CATALOG = {
 export type ToolName = keyof typeof TOOL_CATALOG;
 export const TOOL_NAMES = Object.keys(TOOL_CATALOG) as ToolName[];
 
+/** The tools that change a platform's record through the write pipeline: writes with a provider. */
+export type WriteToolName = {
+  [K in ToolName]: (typeof TOOL_CATALOG)[K] extends { kind: "write"; provider: Provider } ? K : never;
+}[ToolName];
+export const WRITE_TOOL_NAMES = TOOL_NAMES.filter(
+  (n): n is WriteToolName => TOOL_CATALOG[n].kind === "write" && TOOL_CATALOG[n].provider !== undefined,
+);
+
 export interface ToolAnnotations {
   readOnlyHint: boolean;
   destructiveHint: boolean;

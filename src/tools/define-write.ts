@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Provider } from "../client/errors.js";
 import { executeWrite, type RevertibleWrite, type WriteArgs, type WriteContract } from "../writes/pipeline.js";
-import { TOOL_CATALOG } from "./catalog.js";
+import { TOOL_CATALOG, type WriteToolName } from "./catalog.js";
 import { defineTool, type ToolDefinition, type ToolSpec, writeResultFields } from "./define.js";
 
 /** Fields every write result carries besides the tool's own: the base ones plus preview, confirmation, audit. */
@@ -18,9 +18,6 @@ export const writeResult = {
     ),
   auditId: z.string().optional().describe("Id of this write in the audit log"),
 };
-
-/** The write tools: those the catalog says write to an upstream. */
-type WriteToolName = "update_compliance" | "update_user" | "update_gdpr";
 
 /**
  * A write tool: its contract, plus the schema fields and handler every write tool shares.

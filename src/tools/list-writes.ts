@@ -1,9 +1,8 @@
 import { z } from "zod";
 import type { AuditIndex } from "../audit/history.js";
 import { RefusalError } from "../kernel/refusal.js";
+import { WRITE_TOOL_NAMES, type WriteToolName } from "./catalog.js";
 import { defineTool, type ToolDeps } from "./define.js";
-
-export const WRITE_TOOLS = ["update_compliance", "update_user", "update_gdpr"] as const;
 
 /** The audit log as these tools read it; an error naming the setting when it is off. */
 export function historyOf(deps: ToolDeps): AuditIndex {
@@ -36,7 +35,10 @@ export const listWrites = defineTool("list_writes", {
   ].join(" "),
   input: z.strictObject({
     target: z.string().trim().min(1).max(200).optional().describe('Only writes to this record id ("me" for Leadping)'),
-    tool: z.enum(WRITE_TOOLS).optional().describe("Only writes by this tool"),
+    tool: z
+      .enum(WRITE_TOOL_NAMES as [WriteToolName, ...WriteToolName[]])
+      .optional()
+      .describe("Only writes by this tool"),
     since: z
       .string()
       .max(40)
@@ -57,20 +59,19 @@ export const listWrites = defineTool("list_writes", {
       tenant: deps.tenant,
       sandbox: deps.config.sandbox,
     });
-    const writes = await Promise.all(
-      found.map(async (w) => ({
-        auditId: w.id,
-        time: w.time,
-        tool: w.tool,
-        provider: w.provider,
-        target: w.target,
-        outcome: w.outcome,
-        confirmation: w.confirmation,
-        changes: await history.changes(w),
-        ...(w.revertOf ? { revertOf: w.revertOf } : {}),
-        ...(w.revertedBy ? { revertedBy: w.revertedBy } : {}),
-      })),
-    );
+    const changes = await history.changes(found);
+    const writes = found.map((w, i) => ({
+      auditId: w.id,
+      time: w.time,
+      tool: w.tool,
+      provider: w.provider,
+      target: w.target,
+      outcome: w.outcome,
+      confirmation: w.confirmation,
+      changes: changes[i] ?? [],
+      ...(w.revertOf ? { revertOf: w.revertOf } : {}),
+      ...(w.revertedBy ? { revertedBy: w.revertedBy } : {}),
+    }));
     return { writes, count: writes.length };
   },
 });

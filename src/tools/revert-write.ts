@@ -171,7 +171,7 @@ export const revertWrite = defineTool("revert_write", {
     if (w.outcome !== "applied")
       throw new RefusalError(`Nothing to undo: write ${w.id} was not applied (outcome: ${w.outcome}). Nothing was written.`);
     if (w.revertedBy) throw alreadyUndone(w, w.revertedBy);
-    const changes = await history.changes(w);
+    const [changes = []] = await history.changes([w]);
     const blocked = changes.filter((c) => unrestorable(c, revertible.contract));
     const names = blocked.map((c) => c.field).join(", ");
     const where = revertible.contract.credentialsWhere ?? "the platform's own app";

@@ -235,7 +235,7 @@ async function commit<Args, Rec>(
     tenant: services.tenant,
     revertOf: run.options.revertOf,
   };
-  const record: Recorder = (phase, outcome, confirmation) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation, {});
+  const record: Recorder = (phase, outcome, confirmation) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation);
   const asItIs = (o: Omit<Outcome, "dryRun">) => result({ ...o, dryRun: false, warnings: plan.warnings }, contract.view(current));
 
   if (plan.changed.length === 0) {
@@ -414,7 +414,6 @@ function auditRecord(
   phase: "intent" | "outcome",
   outcome: AuditOutcome | undefined,
   confirmation: Confirmation,
-  more: Partial<AuditRecord>,
 ): AuditRecord {
   return {
     id: newAuditId(),
@@ -432,7 +431,6 @@ function auditRecord(
     ...(base.tenant ? { tenant: base.tenant } : {}),
     ...(base.sandbox ? { sandbox: true as const } : {}),
     ...(base.revertOf ? { revertOf: base.revertOf } : {}),
-    ...more,
   };
 }
 
@@ -452,8 +450,13 @@ async function appendOrFail(
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
+    const fix = /timed out|has not returned|stopped:/.test(why)
+      ? "put it on a local, responsive file system (not /proc or a stalled network mount)"
+      : /symbolic link|FIFO|not a regular file/.test(why)
+        ? "name a regular file"
+        : "make the directory writable, free disk space";
     throw new RefusalError(
-      `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Ask the person who runs the server to fix USERS_MCP_AUDIT_LOG (make the directory writable, free disk space), or set it to off to run without an audit log.`,
+      `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Ask the person who runs the server to fix USERS_MCP_AUDIT_LOG (${fix}), or set it to off to run without an audit log.`,
     );
   }
 }
