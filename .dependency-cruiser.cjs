@@ -11,6 +11,13 @@ const above = (layer) => LAYERS.slice(0, LAYERS.indexOf(layer));
 module.exports = {
   forbidden: [
     {
+      name: "sdk-v2-only",
+      severity: "error",
+      comment: "The server is built on the SDK's v2 line (@modelcontextprotocol/server); the 1.x package is for tests that prove old clients work.",
+      from: { path: "^src" },
+      to: { path: "@modelcontextprotocol/sdk" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       comment: "An import cycle: two modules that need each other cannot be understood, tested or moved alone.",

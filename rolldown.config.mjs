@@ -12,12 +12,13 @@ export default defineConfig({
   external: [/^node:/],
   plugins: [
     {
-      // The SDK's Server loads Ajv (with its formats and URI parser) to validate elicitation replies.
-      // The server passes a validator that loads the real Ajv provider when the first confirmation is
-      // asked (src/mcp/lazy-validator.ts), so this static import is not on the start-up path.
+      // The SDK's runtime shim module loads Ajv (with its formats and URI parser) as the default
+      // validator of elicitation replies. The server passes a validator that loads the real Ajv
+      // provider when the first confirmation is asked (src/mcp/lazy-validator.ts), so the shim is
+      // replaced by one without Ajv, and Ajv is not on the start-up path.
       name: "users-mcp:no-ajv",
-      resolveId(source, importer) {
-        if (importer?.includes("@modelcontextprotocol/sdk") && source.endsWith("/validation/ajv-provider.js")) return AJV_STUB;
+      resolveId(source) {
+        if (source === "@modelcontextprotocol/server/_shims") return AJV_STUB;
         return null;
       },
     },

@@ -1,5 +1,4 @@
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Server, Transport } from "@modelcontextprotocol/server";
 import { InputError } from "../client/errors.js";
 import { formatPath } from "./explain.js";
 
@@ -44,9 +43,24 @@ export function keepReservedKeys<M>(message: M): M {
 
 /** Connects a server to a transport, with reserved argument keys kept for the argument check. */
 export async function connectServer(server: Server, transport: Transport): Promise<void> {
-  await server.connect(transport);
-  const deliver = transport.onmessage;
-  if (deliver) transport.onmessage = (message, extra) => deliver(keepReservedKeys(message), extra);
+  await server.connect(keepingReservedKeys(transport));
+}
+
+/**
+ * A transport whose inbound messages keep reserved argument keys for the argument check: for the
+ * serving entries (stdio's `serveStdio`), which own the transport and hand its messages on.
+ */
+export function keepingReservedKeys<T extends Transport>(transport: T): T {
+  let deliver: Transport["onmessage"];
+  Object.defineProperty(transport, "onmessage", {
+    configurable: true,
+    enumerable: true,
+    get: () => deliver,
+    set: (handler: Transport["onmessage"]) => {
+      deliver = handler && ((message, extra) => handler(keepReservedKeys(message), extra));
+    },
+  });
+  return transport;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
+import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from "@modelcontextprotocol/server";
 
 /**
  * The SDK's Server loads Ajv (with its formats and URI parser) at start-up to validate elicitation
@@ -13,8 +13,9 @@ export class NoJsonSchemaValidation implements jsonSchemaValidator {
   }
 }
 
-/** The name the SDK imports, for the bundle's replacement of its static Ajv import. */
-export { NoJsonSchemaValidation as AjvJsonSchemaValidator };
+export { default as process } from "node:process";
+/** What the SDK's runtime shim module exports, for the bundle's replacement of it (no static Ajv). */
+export { NoJsonSchemaValidation as DefaultJsonSchemaValidator };
 
 /** The SDK's Ajv validator, loaded on demand: call `load()` before sending an elicitation. */
 export class LazyJsonSchemaValidator implements jsonSchemaValidator {
@@ -22,7 +23,7 @@ export class LazyJsonSchemaValidator implements jsonSchemaValidator {
   private loading: Promise<void> | undefined;
 
   load(): Promise<void> {
-    this.loading ??= import("@modelcontextprotocol/sdk/validation/ajv").then(({ AjvJsonSchemaValidator }) => {
+    this.loading ??= import("@modelcontextprotocol/server/validators/ajv").then(({ AjvJsonSchemaValidator }) => {
       this.real = new AjvJsonSchemaValidator();
     });
     return this.loading;

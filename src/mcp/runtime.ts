@@ -1,4 +1,5 @@
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import { randomBytes } from "node:crypto";
+import type { Tool } from "@modelcontextprotocol/server";
 import { AuditIndex } from "../audit/history.js";
 import { AuditLog } from "../audit/log.js";
 import { LiveCalls } from "../client/call-context.js";
@@ -7,6 +8,7 @@ import type { Logger } from "../kernel/log.js";
 import type { Config } from "../settings/config.js";
 import { selectToolNames } from "../tools/catalog.js";
 import type { ToolDefinition } from "../tools/define.js";
+import { ConfirmStates } from "../writes/confirm-state.js";
 import { RecordQueues } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
 import { toolListing } from "./listing.js";
@@ -30,6 +32,8 @@ export interface Runtime {
   logger: Logger;
   catalog(): Promise<Catalog>;
   previews: PreviewTokens;
+  /** The sealed state of confirmations asked across round trips (MCP 2026-07-28), under the same key. */
+  confirmStates: ConfirmStates;
   audit: AuditLog | undefined;
   /** The audit log indexed for list_writes and revert_write. */
   history: AuditIndex | undefined;
@@ -47,6 +51,8 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
   // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
   // the host's initialize has been answered: start-up pays only for what initialize needs.
   let catalog: Promise<Catalog> | undefined;
+  // One key for preview tokens and confirmation states: USERS_MCP_PREVIEW_KEY, or random per process.
+  const key = config.previewKey ?? randomBytes(32);
   const audit = config.auditLog ? new AuditLog(config.auditLog, (m) => logger.warn(m)) : undefined;
   return {
     config,
@@ -58,7 +64,8 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       });
       return catalog;
     },
-    previews: new PreviewTokens(config.previewKey),
+    previews: new PreviewTokens(key),
+    confirmStates: new ConfirmStates(key),
     audit,
     history: config.auditLog ? new AuditIndex(config.auditLog) : undefined,
     queues: new RecordQueues(),

@@ -1,12 +1,14 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
-  CallToolRequestSchema,
   type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
+  type ClientCapabilities,
+  inputRequired,
+  inputResponse,
   type RequestId,
-} from "@modelcontextprotocol/sdk/types.js";
+  SdkError,
+  SdkErrorCode,
+  Server,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
 import type { Confirmation } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
@@ -16,7 +18,7 @@ import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
 import { VERSION } from "../kernel/version.js";
 import type { Config } from "../settings/config.js";
 import type { ToolDefinition } from "../tools/define.js";
-import type { Person, WriteServices } from "../writes/pipeline.js";
+import { ConfirmationNeeded, type Person, type WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
 import { describeError, describeIssues } from "./explain.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
@@ -43,8 +45,14 @@ const INSTRUCTIONS = [
   "list_writes shows what was changed through this server; revert_write undoes one write by its auditId.",
 ].join(" ");
 
+/** How long a client may keep the tool list and the discover result: the list changes only with the server's settings. */
+const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
+
 /**
- * Builds the MCP server with the tools this configuration allows.
+ * Builds the MCP server with the tools this configuration allows: one instance per stdio connection
+ * (or per discover probe) and one per HTTP request. The same instance serves MCP 2026-07-28 (every
+ * request carries its protocol version, client and capabilities in `_meta`) and 2025 (negotiated at
+ * `initialize`); the SDK answers `server/discover`, `subscriptions/listen` and the cache fields.
  *
  * This uses the SDK's low-level `Server` rather than `McpServer`: McpServer validates arguments itself and
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
@@ -57,27 +65,53 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
   const validator = new LazyJsonSchemaValidator();
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: validator },
+    {
+      capabilities: { tools: { listChanged: false } },
+      instructions: INSTRUCTIONS,
+      jsonSchemaValidator: validator,
+      cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
+      // A confirmation over 2025 stdio is asked as a request of the server's (personFor), not through the SDK's shim.
+      inputRequired: { legacyShim: false },
+    },
   );
-  const writeServices = (requestId: RequestId): WriteServices => ({
+  server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
+  const writeServices = (ctx: ServerContext): WriteServices => ({
     audit: runtime.audit,
     previews: runtime.previews,
+    confirmStates: runtime.confirmStates,
     queues: runtime.queues,
-    person: personFor(server, requestId, config, validator),
-    client: server.getClientVersion(),
+    person: personFor(server, ctx, config, validator),
+    client: clientOf(server, ctx),
     tenant,
   });
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await load()).listing }));
+  server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult> => {
     const name = request.params.name;
     const { all, tools, byName } = await load();
     const tool = byName.get(name);
     if (!tool) return errorResult(unavailableTool(name, tools, all, config));
 
     const started = Date.now();
-    const ctx = runtime.calls.start(config.timeoutMs, extra.signal, shutdown);
+    const ctx = runtime.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
+    const failed = (err: unknown): CallToolResult => {
+      const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
+      logger[level](
+        `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
+        {
+          ms: Date.now() - started,
+          ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
+        },
+      );
+      if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
+        return errorResult(
+          `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
+          config.sandbox,
+        );
+      }
+      return errorResult(describeError(err, tool, config), config.sandbox, ctx);
+    };
     runtime.busy.add();
     try {
       const args = request.params.arguments ?? {};
@@ -98,7 +132,7 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
       }
       const deps = tool.annotations.readOnlyHint
         ? { config, clients, logger, history: runtime.history, tenant }
-        : { config, clients, logger, history: runtime.history, tenant, writes: writeServices(extra.requestId) };
+        : { config, clients, logger, history: runtime.history, tenant, writes: writeServices(extra) };
       const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
@@ -110,21 +144,15 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
         ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
       };
     } catch (err) {
-      const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
-      logger[level](
-        `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
-        {
-          ms: Date.now() - started,
-          ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
-        },
-      );
-      if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
-        return errorResult(
-          `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
-          config.sandbox,
-        );
+      if (err instanceof ConfirmationNeeded) {
+        logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
+        // The question goes back as the result; the client's retry of this call brings the answer.
+        return inputRequired({
+          inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: err.question, requestedSchema: CONFIRM_SCHEMA }) },
+          requestState: err.state,
+        }) as unknown as CallToolResult;
       }
-      return errorResult(describeError(err, tool, config), config.sandbox, ctx);
+      return failed(err);
     } finally {
       ctx.dispose();
       runtime.busy.remove();
@@ -132,6 +160,28 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
   });
 
   return server;
+}
+
+/** The request's MCP 2026-07-28 envelope, when it carries one: protocol version, client, capabilities. */
+function envelopeOf(ctx: ServerContext) {
+  const e = ctx.mcpReq.envelope as Record<string, unknown> | undefined; // the SDK types it as an empty object
+  if (!e) return undefined;
+  return {
+    capabilities: e["io.modelcontextprotocol/clientCapabilities"] as ClientCapabilities | undefined,
+    client: e["io.modelcontextprotocol/clientInfo"] as { name?: string; version?: string } | undefined,
+  };
+}
+
+/** The MCP client, as it named itself: in this request's envelope (2026-07-28) or at initialize (2025). */
+function clientOf(server: Server, ctx: ServerContext): WriteServices["client"] {
+  const envelope = envelopeOf(ctx);
+  return envelope ? envelope.client : server.getClientVersion();
+}
+
+/** Form elicitation declared: `form`, or a bare `elicitation: {}` (the meaning before modes). */
+function canElicitForm(capabilities: ClientCapabilities | undefined): boolean {
+  const e = capabilities?.elicitation as { form?: unknown; url?: unknown } | undefined;
+  return e !== undefined && (e.form !== undefined || e.url === undefined);
 }
 
 const SANDBOX_NOTE = "Sandbox mode: this result came from the built-in sandbox, not from a real account. Nothing real was read or changed.";
@@ -172,29 +222,49 @@ const CONFIRM_SCHEMA = {
 };
 
 /**
- * The person behind the host, asked through MCP elicitation (form mode). The question goes out as part
- * of the tool call it belongs to. Only an explicit accept counts as yes: a decline, a dismissal, no
- * answer in time, or an answer that does not fit the form leaves the record alone.
+ * The person behind the host. MCP 2026-07-28: asked through a Multi Round-Trip Request (the
+ * question ends the call; the retry brings the answer and the sealed state). MCP 2025: asked with a
+ * form elicitation sent as part of the call, where the connection can carry it (stdio; not stateless
+ * HTTP). Only an explicit accept counts as yes: a decline, a dismissal, no answer in time, or an
+ * answer that does not fit the form leaves the record alone.
  */
-function personFor(server: Server, requestId: RequestId, config: Config, validator: LazyJsonSchemaValidator): Person {
-  // The SDK reads a bare `elicitation: {}` (hosts before form/url modes) as form support.
-  const canAsk = Boolean(server.getClientCapabilities()?.elicitation?.form);
+function personFor(server: Server, ctx: ServerContext, config: Config, validator: LazyJsonSchemaValidator): Person {
+  const envelope = envelopeOf(ctx);
+  if (envelope) {
+    if (!canElicitForm(envelope.capabilities)) return { kind: "none" };
+    const state = ctx.mcpReq.requestState();
+    return { kind: "rounds", retry: typeof state === "string" ? { state, answer: answerIn(ctx) } : undefined };
+  }
+  if (!server.getClientCapabilities()?.elicitation?.form) return { kind: "none" };
+  const requestId: RequestId = ctx.mcpReq.id;
   return {
-    canAsk,
-    async ask(message: string, ctx: CallContext): Promise<Confirmation> {
+    kind: "push",
+    async ask(message: string, call: CallContext): Promise<Confirmation> {
       try {
         await validator.load();
         const answer = await server.elicitInput(
           { mode: "form", message, requestedSchema: CONFIRM_SCHEMA },
-          { relatedRequestId: requestId, signal: ctx.signal, timeout: config.confirm.timeoutMs },
+          { relatedRequestId: requestId, signal: call.signal, timeout: config.confirm.timeoutMs },
         );
         if (answer.action === "accept") return answer.content?.confirm === false ? "declined" : "accepted";
         return answer.action === "decline" ? "declined" : "cancelled";
       } catch (err) {
-        if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return "timeout";
-        if (ctx.signal.aborted) return "cancelled";
+        if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return "timeout";
+        if (call.signal.aborted) return "cancelled";
         return "declined"; // an answer that does not fit the form is no yes
       }
     },
   };
+}
+
+/** What a 2026-07-28 retry answered to the confirmation question; "missing" when it carries no answer. */
+function answerIn(ctx: ServerContext): Confirmation | "missing" {
+  const answer = inputResponse(ctx.mcpReq.inputResponses, "confirm");
+  if (answer.kind === "missing") return "missing";
+  if (answer.kind !== "elicit") return "declined";
+  if (answer.action === "decline") return "declined";
+  if (answer.action === "cancel") return "cancelled";
+  const confirm = answer.content?.confirm;
+  if (confirm === undefined || confirm === true) return "accepted";
+  return "declined"; // false, or an answer that does not fit the form
 }

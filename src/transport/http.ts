@@ -1,7 +1,13 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import {
+  classifyInboundRequest,
+  createMcpHandler,
+  type McpHttpHandler,
+  type McpRequestContext,
+  WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
 import { type Clients, createClients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
@@ -15,12 +21,15 @@ import { callerCredentialProblem, TenantClients } from "./tenants.js";
 /**
  * The remote mode: MCP Streamable HTTP at /mcp, stateless, so any replica can answer any request and
  * replicas can come and go behind a load balancer. Each POST gets a fresh MCP server over the SDK's
- * own transport; what must outlive a request (tool definitions, the preview key, the audit log,
+ * own transports; what must outlive a request (tool definitions, the preview key, the audit log,
  * upstream connection pools and token caches) is shared by the process.
  *
- * Stateless has a cost: the server cannot send a request of its own to the client between calls or
- * during one (no session to route the answer back to), so a person cannot be asked to confirm a
- * write. The write path then behaves as with a host that cannot ask (USERS_MCP_CONFIRM).
+ * Both protocol generations are served. MCP 2026-07-28 (each request carries its version in `_meta`)
+ * goes to the SDK's per-request handler, which also answers `server/discover` and holds
+ * `subscriptions/listen` streams; a person confirms a write through a Multi Round-Trip Request whose
+ * sealed state any replica sharing USERS_MCP_PREVIEW_KEY can finish. MCP 2025 (`initialize`) is
+ * served statelessly with JSON responses: there the server cannot send a request of its own, so a
+ * person cannot be asked, and the write path behaves as with a host that cannot ask (USERS_MCP_CONFIRM).
  */
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -50,6 +59,8 @@ export interface HttpHandle {
 /** What one request's log line says, filled in as the request is understood. */
 interface Seen {
   method?: string | undefined;
+  /** The protocol version the request speaks (its `_meta`, its header, or its `initialize`). */
+  protocol?: string | undefined;
   tool?: string | undefined;
   tenant?: string | undefined;
 }
@@ -67,6 +78,10 @@ class Endpoint {
   readonly runtime: Runtime;
   readonly tenants: TenantClients | undefined;
   readonly serverClients: Clients | undefined;
+  /** The SDK's MCP 2026-07-28 handler: per-request servers, `server/discover`, `subscriptions/listen`. */
+  readonly modern: McpHttpHandler;
+  /** Each web request's caller clients, for the server factory the SDK calls with that request. */
+  private readonly callers = new WeakMap<Request, { clients: Clients; tenant: string | undefined }>();
   private readonly tokenDigest: Buffer | undefined;
   private readonly allowedHosts: Set<string>;
   private readonly allowedOrigins: Set<string>;
@@ -87,6 +102,17 @@ class Endpoint {
       config.sandbox ||
       h.credentials === "caller" ||
       (["leadping", "leadconnector", "twosms"] as const).some((p) => isConfigured(config, p));
+    this.modern = createMcpHandler((ctx) => this.serverFor(ctx.requestInfo), {
+      legacy: "reject",
+      maxRequestBodySize: MAX_BODY_BYTES,
+      onerror: (err) => logger.debug(`mcp: ${err.message}`),
+    });
+  }
+
+  /** A fresh MCP server for one web request, with that request's caller clients. */
+  private serverFor(request: McpRequestContext["requestInfo"]) {
+    const caller = (request && this.callers.get(request)) ?? { clients: this.serverClients as Clients, tenant: undefined };
+    return createServer({ runtime: this.runtime, clients: caller.clients, shutdown: this.stopping.signal, tenant: caller.tenant });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -120,6 +146,7 @@ class Endpoint {
         requestId,
         http: `${req.method} ${(req.url ?? "").split("?")[0]}`,
         ...(seen.method ? { method: seen.method } : {}),
+        ...(seen.protocol ? { protocol: seen.protocol } : {}),
         ...(seen.tool ? { tool: seen.tool } : {}),
         ...(seen.tenant ? { tenant: seen.tenant } : {}),
         status: res.statusCode,
@@ -185,8 +212,12 @@ class Endpoint {
     }
   }
 
-  /** Takes an in-flight slot for every message of the request, or answers 503. */
+  /**
+   * Takes an in-flight slot for every message of the request, or answers 503. A `subscriptions/listen`
+   * stream takes none: it stays open and idle (the tool list never changes), and the SDK caps them.
+   */
   private admit(res: ServerResponse, message: unknown): boolean {
+    if (!Array.isArray(message) && (message as { method?: unknown } | null)?.method === "subscriptions/listen") return true;
     const max = this.config.http.maxInFlight;
     const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
     if (this.active.value + weight > max) {
@@ -204,24 +235,112 @@ class Endpoint {
     return true;
   }
 
-  /** A fresh MCP server per request, over the SDK's stateless transport, with this request's clients. */
-  private async dispatch(req: IncomingMessage, res: ServerResponse, message: unknown, seen: Seen): Promise<void> {
-    const first = (Array.isArray(message) ? message[0] : message) as { method?: unknown; params?: { name?: unknown } } | undefined;
+  /**
+   * Serves the message: MCP 2026-07-28 through the SDK's per-request handler, MCP 2025 through a
+   * fresh server over the SDK's stateless transport with JSON responses, each with this request's clients.
+   */
+  private async dispatch(req: IncomingMessage, res: ServerResponse, parsed: unknown, seen: Seen): Promise<void> {
+    const message = keepReservedKeys(parsed);
+    const first = (Array.isArray(message) ? message[0] : message) as
+      | { method?: unknown; params?: { name?: unknown; protocolVersion?: unknown } }
+      | undefined;
     if (typeof first?.method === "string") seen.method = first.method;
     if (seen.method === "tools/call" && typeof first?.params?.name === "string") seen.tool = first.params.name.slice(0, 64);
-    const { clients, tenant } = this.tenants
-      ? this.tenants.forRequest(req.headers)
-      : { clients: this.serverClients as Clients, tenant: undefined };
-    seen.tenant = tenant;
-    const server = createServer({ runtime: this.runtime, clients, shutdown: this.stopping.signal, tenant });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.once("close", () => {
-      void transport.close();
-      void server.close();
-      if (this.tenants) void clients.close(); // ends this request's use of the caller's clients
+    const caller = this.tenants ? this.tenants.forRequest(req.headers) : { clients: this.serverClients as Clients, tenant: undefined };
+    seen.tenant = caller.tenant;
+    const route = classifyInboundRequest({
+      httpMethod: "POST",
+      protocolVersionHeader: headerOf(req, "mcp-protocol-version"),
+      mcpMethodHeader: headerOf(req, "mcp-method"),
+      mcpNameHeader: headerOf(req, "mcp-name"),
+      body: message,
     });
-    await connectServer(server, transport);
-    await transport.handleRequest(req, res, keepReservedKeys(message));
+    seen.protocol =
+      route.kind === "modern"
+        ? route.classification.revision
+        : seen.method === "initialize" && typeof first?.params?.protocolVersion === "string"
+          ? first.params.protocolVersion.slice(0, 32)
+          : headerOf(req, "mcp-protocol-version")?.slice(0, 32);
+    const gone = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) gone.abort();
+      if (this.tenants) void caller.clients.close(); // ends this request's use of the caller's clients
+    });
+    const request = webRequest(req, gone.signal);
+    let response: Response;
+    if (route.kind === "legacy") {
+      const server = createServer({
+        runtime: this.runtime,
+        clients: caller.clients,
+        shutdown: this.stopping.signal,
+        tenant: caller.tenant,
+      });
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      res.once("close", () => {
+        void transport.close();
+        void server.close();
+      });
+      await connectServer(server, transport);
+      response = await transport.handleRequest(request, { parsedBody: message });
+    } else {
+      this.callers.set(request, caller);
+      response = await this.modern.fetch(request, { parsedBody: message });
+    }
+    await sendResponse(res, response);
+  }
+}
+
+const headerOf = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** The web-standard request the SDK's handlers take: the headers and URL (the body is passed parsed). */
+function webRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  // The Host was checked against the allowed names already; the URL only has to parse.
+  const host = req.headers.host && /^[\w.:[\]-]+$/.test(req.headers.host) ? req.headers.host : "localhost";
+  return new Request(`http://${host}/mcp`, { method: "POST", headers, signal });
+}
+
+/** Writes a web-standard response to Node's: JSON whole, an event stream as it comes (until either side ends it). */
+async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  if (!response.body) {
+    res.writeHead(response.status, headers).end();
+    return;
+  }
+  if (!/^text\/event-stream/i.test(response.headers.get("content-type") ?? "")) {
+    const body = Buffer.from(await response.arrayBuffer());
+    headers["content-length"] = String(body.length);
+    res.writeHead(response.status, headers).end(body);
+    return;
+  }
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  res.once("close", stop);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value))
+        await new Promise((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+    }
+  } catch {
+    // the stream ended under us: the client went away, or the server is closing
+  } finally {
+    res.off("close", stop);
+    res.end();
   }
 }
 
@@ -282,6 +401,7 @@ async function drainEndpoint(endpoint: Endpoint, httpServer: NodeHttpServer, why
   // Past the grace period, calls still running are stopped and answer with an error.
   endpoint.stopping.abort();
   await endpoint.runtime.busy.idle(1_000);
+  await endpoint.modern.close().catch(() => {}); // ends the open subscriptions/listen streams
   const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
   httpServer.closeAllConnections();
   await closed;

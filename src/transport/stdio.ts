@@ -7,17 +7,24 @@ import type { Config } from "../settings/config.js";
  * closes; the process exits within 2 s whatever happens.
  */
 export async function serveStdio(config: Config, logger: Logger, ready: string, cleanup: () => Promise<void>): Promise<void> {
-  const [{ createRuntime }, { createServer }, { connectServer }, { createClients }, { StdioServerTransport }] = await Promise.all([
-    import("../mcp/runtime.js"),
-    import("../mcp/server.js"),
-    import("../mcp/arguments.js"),
-    import("../client/index.js"),
-    import("@modelcontextprotocol/sdk/server/stdio.js"),
-  ]);
+  const [{ createRuntime }, { createServer }, { keepingReservedKeys }, { createClients }, { serveStdio: serve, StdioServerTransport }] =
+    await Promise.all([
+      import("../mcp/runtime.js"),
+      import("../mcp/server.js"),
+      import("../mcp/arguments.js"),
+      import("../client/index.js"),
+      import("@modelcontextprotocol/server/stdio"),
+    ]);
   const runtime = createRuntime(config, logger);
   const clients = createClients(config);
   const stopping = new AbortController();
-  const server = createServer({ runtime, clients, shutdown: stopping.signal });
+  // One server per connection, pinned to the protocol generation the host opens with: a
+  // `server/discover` probe (MCP 2026-07-28) or `initialize` (2025).
+  const factory = ({ era }: { era: "legacy" | "modern" }) => {
+    if (era === "modern") logger.debug("protocol 2026-07-28 (server/discover)");
+    return createServer({ runtime, clients, shutdown: stopping.signal });
+  };
+  let handle: { close(): Promise<void> } | undefined;
 
   let closing = false;
   const shutdown = async (why: string, code = 0) => {
@@ -31,7 +38,7 @@ export async function serveStdio(config: Config, logger: Logger, ready: string, 
     await runtime.busy.idle(1_500);
     // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
     await new Promise((r) => setImmediate(r));
-    await server.close().catch(() => {});
+    await handle?.close().catch(() => {});
     await Promise.allSettled([clients.close(), runtime.close(), cleanup()]);
     process.exit(code);
   };
@@ -41,6 +48,9 @@ export async function serveStdio(config: Config, logger: Logger, ready: string, 
   process.stdout.on("error", () => void shutdown("stdout closed"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  await connectServer(server, new StdioServerTransport());
+  handle = serve(factory, {
+    transport: keepingReservedKeys(new StdioServerTransport()),
+    onerror: (err) => logger.debug(`mcp: ${err.message}`),
+  });
   logger.info(ready);
 }

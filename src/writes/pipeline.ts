@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
@@ -5,6 +6,7 @@ import type { Clients } from "../client/index.js";
 import type { Logger } from "../kernel/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
+import { type ConfirmClaims, type ConfirmStates, MAX_CONFIRM_STATE_MS } from "./confirm-state.js";
 import { type Change, canonical } from "./diff.js";
 import type { RecordQueues } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";
@@ -29,12 +31,31 @@ export interface WriteDeps {
   writes?: WriteServices | undefined;
 }
 
-/** A person who can be asked, through the MCP host, to confirm a change. */
-export interface Person {
-  /** The host declared form elicitation. */
-  readonly canAsk: boolean;
-  /** Asks; resolves with what the person did (never rejects). */
-  ask(message: string, ctx: CallContext): Promise<Confirmation>;
+/**
+ * The person behind the MCP host, and how they can be asked to confirm a change:
+ * - `push` (MCP 2025, a connection that can carry a request of the server's): asked during the call;
+ * - `rounds` (MCP 2026-07-28): the question ends the call as `input_required`, and the client's retry
+ *   brings the answer with the sealed state; `retry` is that retry's part;
+ * - `none`: the host cannot ask (it declared no form elicitation, or stateless 2025 HTTP).
+ */
+export type Person =
+  | { readonly kind: "none" }
+  | {
+      readonly kind: "push";
+      /** Asks; resolves with what the person did (never rejects). */
+      ask(message: string, ctx: CallContext): Promise<Confirmation>;
+    }
+  | { readonly kind: "rounds"; readonly retry?: { state: string; answer: Confirmation | "missing" } | undefined };
+
+/** A confirmation to ask through MCP 2026-07-28: the call ends with this question and its sealed state. */
+export class ConfirmationNeeded extends Error {
+  constructor(
+    readonly question: string,
+    readonly state: string,
+  ) {
+    super("a person's confirmation is needed");
+    this.name = "ConfirmationNeeded";
+  }
 }
 
 /** What the write path needs besides the tool's own dependencies. */
@@ -43,6 +64,8 @@ export interface WriteServices {
   /** Writes to one record run one at a time (the runtime's queues). */
   queues: RecordQueues;
   previews: PreviewTokens;
+  /** Seals and opens the state of a confirmation asked across round trips (MCP 2026-07-28). */
+  confirmStates: ConfirmStates;
   person: Person;
   /** The MCP client, as it named itself at initialize. */
   client: { name?: string | undefined; version?: string | undefined } | undefined;
@@ -127,6 +150,8 @@ interface Run<Args, Rec> {
   id: string;
   key: string;
   request: string;
+  /** The confirmation this call's retry answers (MCP 2026-07-28), opened and checked against this call. */
+  answered?: { claims: ConfirmClaims; answer: Confirmation | "missing" } | undefined;
 }
 
 /**
@@ -149,6 +174,7 @@ export async function executeWrite<Args, Rec>(
   const { account, id } = contract.target(change, deps);
   const key = `${provider}:${account}:${id}`;
   const run: Run<Args, Rec> = { tool, provider, contract, change, ctx, deps, services, options, id, key, request: requestHash(own) };
+  if (!dryRun) run.answered = openAnswer(run);
   const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, run.request) : undefined;
   // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
   if (dryRun) return preview(run);
@@ -244,6 +270,7 @@ async function commit<Args, Rec>(
     return asItIs({ applied: false, changed: [], confirmation: "not_asked", message, auditId });
   }
   await checkPreview(run, plan, seenAtPreview, record);
+  await checkAnswered(run, plan, record);
   const confirmation = await confirm(run, plan, current);
   if (confirmation === "declined" || confirmation === "cancelled" || confirmation === "timeout") {
     const auditId = await appendOrFail(ctx, services.audit, record("outcome", "declined", confirmation), false);
@@ -280,24 +307,89 @@ async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, cur
   const reasons = sensitiveReasons(plan.changed, contract);
   const mode = run.deps.config.confirm.mode;
   if (!reasons.length || mode === "off") return "not_asked";
-  if (!services.person.canAsk) {
+  const person = services.person;
+  if (person.kind === "none") {
     if (mode === "require")
       throw new RefusalError(
-        `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation, or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
+        `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation, or it speaks MCP 2025 over stateless HTTP, where the server cannot send it a question. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation (over HTTP: one that speaks MCP 2026-07-28), or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
       );
     return "unavailable";
   }
   const question = confirmQuestion(reasons, contract.subject(current), provider, plan.changed);
+  if (person.kind === "rounds") return answerOf(run, plan, question);
   const resume = ctx.pauseDeadline(); // the upstream deadline does not run while a person decides
   let answer: Confirmation;
   try {
-    answer = await services.person.ask(question, ctx);
+    answer = await person.ask(question, ctx);
   } finally {
     resume();
   }
   if (ctx.signal.aborted) throw queueStopped(ctx, provider, run.tool);
   return answer;
 }
+
+/**
+ * MCP 2026-07-28: the first leg ends the call with the question and a sealed state (nothing is held
+ * while the person decides: not the record's turn, not a connection); the retry brings the answer,
+ * which counts once.
+ */
+function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question: string): Confirmation {
+  const { services } = run;
+  const answered = run.answered;
+  if (!answered || answered.answer === "missing") {
+    const claims = { t: run.tool, k: run.key, r: run.request, c: changeHash(plan.changed), s: plan.seen, te: services.tenant };
+    throw new ConfirmationNeeded(question, services.confirmStates.seal(claims, run.deps.config.confirm.timeoutMs));
+  }
+  if (!services.confirmStates.spend(answered.claims)) throw answeredAlready(run.tool);
+  return answered.answer;
+}
+
+const answeredAlready = (tool: string) =>
+  new RefusalError(
+    `Refused: this person's answer was used already (the retry carried a requestState that was answered before). Nothing was written again. To make another change, call ${tool} again without requestState.`,
+  );
+
+/** The answer a 2026-07-28 retry brings, once its state is this server's, unexpired, and about this very call. */
+function openAnswer<Args, Rec>(run: Run<Args, Rec>): Run<Args, Rec>["answered"] {
+  const person = run.services.person;
+  if (person.kind !== "rounds" || !person.retry) return undefined;
+  const claims = run.services.confirmStates.open(person.retry.state);
+  const again = `Nothing was written. Call ${run.tool} again without requestState to ask the person again.`;
+  if (claims === "malformed") throw new RefusalError(`Refused: the requestState of this retry is not one this server issued. ${again}`);
+  if (claims === "foreign")
+    throw new RefusalError(
+      `Refused: the requestState of this retry does not open under this server's key: it was altered, or issued by another server (replicas must share USERS_MCP_PREVIEW_KEY) or before a restart. ${again}`,
+    );
+  if (claims === "expired")
+    throw new RefusalError(
+      `Refused: the person's answer came too late; a confirmation is good for ${Math.round(Math.min(run.deps.config.confirm.timeoutMs, MAX_CONFIRM_STATE_MS) / 1000)} s (USERS_MCP_CONFIRM_TIMEOUT_MS, at most 15 minutes). ${again}`,
+    );
+  if (claims.t !== run.tool || claims.k !== run.key || claims.r !== run.request || claims.te !== run.services.tenant)
+    throw new RefusalError(
+      `Refused: the requestState of this retry was issued for a different call (another tool, record, change or caller). ${again}`,
+    );
+  if (run.services.confirmStates.isSpent(claims)) throw answeredAlready(run.tool);
+  return { claims, answer: person.retry.answer };
+}
+
+/** A retry that answers a confirmation is refused when the record moved, or the change differs, since the question. */
+async function checkAnswered<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, record: Recorder): Promise<void> {
+  const claims = run.answered?.claims;
+  if (!claims) return;
+  const seen = claims.s ?? {};
+  const moved = Object.keys(seen).filter((f) => canonical(seen[f] ?? null) !== canonical(plan.seen[f] ?? null));
+  if (!moved.length && claims.c === changeHash(plan.changed)) return;
+  await appendOrFail(run.ctx, run.services.audit, record("outcome", "conflict", "not_asked"), false);
+  throw new RefusalError(
+    [
+      "Conflict: the record changed while the person was being asked, so nothing was written.",
+      ...moved.map((f) => `- ${f}: ${show(seen[f])} when asked, ${show(plan.seen[f])} now`),
+      `Read the record again, and call ${run.tool} again (without requestState) if the change is still wanted: the person is asked about the new values.`,
+    ].join("\n"),
+  );
+}
+
+const changeHash = (changed: Change[]) => createHash("sha256").update(canonical(changed)).digest("base64url").slice(0, 22);
 
 /** Fail closed: the intent is on record before the upstream is touched; then send, verify, record the outcome. */
 async function write<Args, Rec>(

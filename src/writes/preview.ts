@@ -35,8 +35,8 @@ export function requestHash(change: Record<string, unknown>): string {
 export class PreviewTokens {
   private readonly key: Buffer;
 
-  constructor(key?: string) {
-    this.key = key ? Buffer.from(key, "utf8") : randomBytes(32);
+  constructor(key?: string | Buffer) {
+    this.key = key === undefined ? randomBytes(32) : typeof key === "string" ? Buffer.from(key, "utf8") : key;
   }
 
   issue(tool: string, record: string, request: string, seen: Record<string, unknown>, now = Date.now()): string {
