@@ -72,10 +72,10 @@ beforeAll(async () => {
       USERS_MCP_HTTP_TOKEN: TOKEN,
       USERS_MCP_PREVIEW_KEY: "a-preview-key-shared-by-every-replica-0123",
       USERS_MCP_AUDIT_LOG: join(state, `${name}-audit.jsonl`),
-      USERS_MCP_CONFIRM: "off",
+      USERS_MCP_CONFIRM: "ask",
       USERS_MCP_LOG_LEVEL: "warn",
     });
-    replicas.push({ ...p, port, name });
+    replicas.push(Object.assign(p, { port, name })); // the same object: its `exited` is kept up to date
   }
   const listen = await freePort();
   url = `http://127.0.0.1:${listen}/mcp`;
@@ -130,6 +130,41 @@ async function rpc(message: unknown, tenant?: string): Promise<{ status: number;
   return { status: res.status, replica: res.headers.get("x-users-mcp-replica") ?? "?", body };
 }
 
+/** One MCP 2026-07-28 tools/call through HAProxy: the `_meta` envelope and the headers the spec asks for. */
+async function modernCall(params: { name: string } & Record<string, unknown>, tenant: string) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": params.name,
+      authorization: `Bearer ${TOKEN}`,
+      "x-leadping-token": tenant,
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        ...params,
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientInfo": { name: "cluster-tests", version: "1" },
+          "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+        },
+      },
+    }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return {
+    status: res.status,
+    replica: res.headers.get("x-users-mcp-replica") ?? "?",
+    body: (await res.json()) as Record<string, unknown>,
+  };
+}
+
 const call = (tool: string, args: Record<string, unknown>, tenant?: string, id = 1) =>
   rpc({ jsonrpc: "2.0", id, method: "tools/call", params: { name: tool, arguments: args } }, tenant);
 const ok = (r: { status: number; body: Record<string, unknown> }) =>
@@ -160,6 +195,38 @@ describe("three replicas behind HAProxy", () => {
     expect(states(TENANT_A)).toEqual(expect.arrayContaining(a));
     expect(states(TENANT_B)).toEqual(expect.arrayContaining(b));
     expect(states(TENANT_A)).not.toContain("NV");
+  });
+
+  it("an MCP 2026-07-28 confirmation asked on one replica is answered on another (a shared USERS_MCP_PREVIEW_KEY)", async () => {
+    const withdraw = { name: "update_compliance", arguments: { compliance: { acceptedTerms: false } } };
+    const first = await modernCall(withdraw, TENANT_B);
+    expect(first.status).toBe(200);
+    const result = first.body.result as { resultType?: string; requestState?: string };
+    expect(result.resultType).toBe("input_required");
+    // The replica that asked goes away (draining, then gone); the retry lands on another one.
+    const asked = replicas.find((r) => r.name === first.replica);
+    asked?.child.kill("SIGTERM");
+    await until(
+      async () => {
+        const ready = await fetch(`http://127.0.0.1:${asked?.port}/readyz`).catch(() => undefined);
+        return ready === undefined || ready.status === 503;
+      },
+      10_000,
+      "the asking replica to start draining",
+    );
+    const retry = await modernCall(
+      { ...withdraw, inputResponses: { confirm: { action: "accept", content: { confirm: true } } }, requestState: result.requestState },
+      TENANT_B,
+    );
+    expect(retry.status).toBe(200);
+    expect(retry.replica).not.toBe(first.replica);
+    expect((retry.body.result as { structuredContent?: unknown }).structuredContent).toMatchObject({
+      applied: true,
+      confirmation: "accepted",
+    });
+    const compliance = sandbox.state.leadping.userFor(TENANT_B)?.compliance as { acceptedTerms?: boolean } | undefined;
+    expect(compliance?.acceptedTerms).toBe(false);
+    await until(() => asked?.child.exitCode !== null, 20_000, "the asking replica to exit");
   });
 
   it("when a tenant's replica is killed mid-run, every call answers, and after failover all succeed", async () => {
