@@ -13,7 +13,8 @@ module.exports = {
     {
       name: "sdk-v2-only",
       severity: "error",
-      comment: "The server is built on the SDK's v2 line (@modelcontextprotocol/server); the 1.x package is for tests that prove old clients work.",
+      comment:
+        "The server is built on the SDK's v2 line (@modelcontextprotocol/server); the 1.x package is for tests that prove old clients work.",
       from: { path: "^src" },
       to: { path: "@modelcontextprotocol/sdk" },
     },
