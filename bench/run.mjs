@@ -3,6 +3,7 @@
 //
 //   (a) bare     a node script that answers one JSON-RPC line
 //   (b) sdk      a minimal one-tool SDK stdio server (bench/fixtures/sdk-one-tool.mjs)
+//   (b2) sdk2    the same on the SDK's v2 line, which ours is built on (bench/fixtures/sdk2-one-tool.mjs)
 //   (c) ours     dist/index.js
 //   direct       the same upstream request made with undici in this process
 //
@@ -37,8 +38,12 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = {
   bare: here("./fixtures/bare.mjs"),
   sdk: here("./fixtures/sdk-one-tool.mjs"),
+  sdk2: here("./fixtures/sdk2-one-tool.mjs"),
   ours: here("../dist/index.js"),
 };
+/** Node's module compile cache (Node >= 22.1): cold start is measured with and without it. */
+const COMPILE_CACHE = typeof (await import("node:module")).enableCompileCache === "function";
+const cacheDir = mkdtempSync(join(tmpdir(), "users-mcp-compile-cache-"));
 
 const sandbox = await startSandbox({ leadpingRateLimit: 1e12, leadconnectorRateLimit: 1e12 });
 sandbox.requests.push = () => 0; // the stand-in keeps no log during a benchmark
@@ -64,10 +69,10 @@ const log = (line) => process.stderr.write(`${line}\n`);
 // ---- cold start: spawn -> initialize response ----
 
 /** Milliseconds from spawn to the initialize response, and to the first tools/list response. */
-function coldStart(script, withList) {
+function coldStart(script, withList, extraEnv = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [script], { env, stdio: ["pipe", "pipe", "ignore"] });
+    const child = spawn(process.execPath, [script], { env: { ...env, ...extraEnv }, stdio: ["pipe", "pipe", "ignore"] });
     let out = "";
     let initMs;
     const send = (m) => child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", ...m })}\n`);
@@ -100,15 +105,18 @@ function coldStart(script, withList) {
 }
 
 async function coldStarts() {
-  const init = { bare: [], sdk: [], ours: [] };
-  const list = { sdk: [], ours: [] };
+  const init = { bare: [], sdk: [], sdk2: [], ours: [], ...(COMPILE_CACHE ? { oursCached: [] } : {}) };
+  const list = { sdk: [], sdk2: [], ours: [] };
   const names = Object.keys(init);
-  for (const name of names) await coldStart(SERVERS[name], name !== "bare"); // warm the file cache
+  const script = (name) => SERVERS[name === "oursCached" ? "ours" : name];
+  // users-mcp with Node's compile cache: NODE_COMPILE_CACHE, as an operator would set it in the host's env.
+  const extra = (name) => (name === "oursCached" ? { NODE_COMPILE_CACHE: cacheDir } : {});
+  for (const name of names) await coldStart(script(name), name !== "bare", extra(name)); // warm the file cache (and the compile cache)
   for (let i = 0; i < COLD_RUNS; i++) {
     // Interleaved, rotating the order so no server always runs first after an idle moment.
     for (let k = 0; k < names.length; k++) {
       const name = names[(i + k) % names.length];
-      const t = await coldStart(SERVERS[name], name !== "bare");
+      const t = await coldStart(script(name), name !== "bare" && name !== "oursCached", extra(name));
       init[name].push(t.initMs);
       if (t.listMs !== undefined) list[name].push(t.listMs);
     }
@@ -161,10 +169,10 @@ async function perCall() {
     });
     await res.body.json();
   };
-  const rounds = { direct: [], sdk: [], ours: [] };
+  const rounds = { direct: [], sdk: [], sdk2: [], ours: [] };
   for (let r = 0; r < ROUNDS; r++) {
     rounds.direct.push(await timeCalls(direct));
-    for (const name of r % 2 === 0 ? ["sdk", "ours"] : ["ours", "sdk"]) {
+    for (const name of r % 2 === 0 ? ["sdk", "sdk2", "ours"] : ["ours", "sdk2", "sdk"]) {
       const { client } = await connect(SERVERS[name]);
       rounds[name].push(await timeCalls(async () => check(await client.callTool({ name: "get_current_user", arguments: {} }))));
       await client.close();
@@ -491,6 +499,10 @@ await sandbox.close();
 const ratios = {
   coldVsSdk: cold.ours.median / cold.sdk.median,
   coldVsBare: cold.ours.median / cold.bare.median,
+  coldVsSdk2: cold.ours.median / cold.sdk2.median,
+  coldCachedVsUncached: COMPILE_CACHE ? cold.oursCached.median / cold.ours.median : undefined,
+  p50VsSdk2: calls.ours.p50 / calls.sdk2.p50,
+  throughputVsSdk2: calls.ours.throughput / calls.sdk2.throughput,
   toolsListVsSdk: cold.toolsList.ours.median / cold.toolsList.sdk.median,
   p50VsSdk: calls.ours.p50 / calls.sdk.p50,
   throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
@@ -503,7 +515,9 @@ const ratios = {
 };
 const targets = [
   ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
+  ["cold start ours/sdk v2", ratios.coldVsSdk2, "<=", 1.1],
   ["p50 per call ours/sdk", ratios.p50VsSdk, "<=", 1.5],
+  ["p50 per call ours/sdk v2", ratios.p50VsSdk2, "<=", 1.0],
   ["throughput ours/sdk", ratios.throughputVsSdk, ">=", 0.8],
   ["RSS after calls ours/sdk", ratios.rssVsSdk, "<=", 1.2],
   ["HTTP p50 ours/sdk", ratios.httpP50VsSdk, "<=", 1.5],
@@ -524,12 +538,17 @@ const rows = [
   `cold start (spawn -> initialize), median of ${COLD_RUNS}`,
   `  (a) bare node script      ${ms(cold.bare.median).padStart(10)}   p90 ${ms(cold.bare.p90)}`,
   `  (b) one-tool SDK server   ${ms(cold.sdk.median).padStart(10)}   p90 ${ms(cold.sdk.p90)}`,
+  `  (b2) the same on SDK v2   ${ms(cold.sdk2.median).padStart(10)}   p90 ${ms(cold.sdk2.p90)}   c/b2 ${ratios.coldVsSdk2.toFixed(2)}`,
   `  (c) users-mcp             ${ms(cold.ours.median).padStart(10)}   p90 ${ms(cold.ours.p90)}   c/b ${ratios.coldVsSdk.toFixed(2)}  c/a ${ratios.coldVsBare.toFixed(2)}`,
-  `  spawn -> first tools/list answer: (b) ${ms(cold.toolsList.sdk.median)}, (c) ${ms(cold.toolsList.ours.median)}   c/b ${ratios.toolsListVsSdk.toFixed(2)}`,
+  `  spawn -> first tools/list answer: (b) ${ms(cold.toolsList.sdk.median)}, (b2) ${ms(cold.toolsList.sdk2.median)}, (c) ${ms(cold.toolsList.ours.median)}   c/b ${ratios.toolsListVsSdk.toFixed(2)}`,
+  COMPILE_CACHE
+    ? `  (c) with NODE_COMPILE_CACHE ${ms(cold.oursCached.median).padStart(8)}   p90 ${ms(cold.oursCached.p90)}   with/without ${ratios.coldCachedVsUncached.toFixed(2)}`
+    : "  compile cache: not measured (module.enableCompileCache needs Node >= 22.1)",
   "",
   `get_current_user: sequential p50/p99 (${SEQ_CALLS} calls), throughput at ${CONCURRENCY} concurrent (${CONC_CALLS} calls), median of ${ROUNDS}`,
   `  direct undici request     ${ms(calls.direct.p50).padStart(10)} / ${ms(calls.direct.p99).padEnd(9)} ${calls.direct.throughput.toFixed(0).padStart(7)} /s`,
   `  (b) one-tool SDK server   ${ms(calls.sdk.p50).padStart(10)} / ${ms(calls.sdk.p99).padEnd(9)} ${calls.sdk.throughput.toFixed(0).padStart(7)} /s`,
+  `  (b2) the same on SDK v2   ${ms(calls.sdk2.p50).padStart(10)} / ${ms(calls.sdk2.p99).padEnd(9)} ${calls.sdk2.throughput.toFixed(0).padStart(7)} /s   c/b2 p50 ${ratios.p50VsSdk2.toFixed(2)}, throughput ${ratios.throughputVsSdk2.toFixed(2)}`,
   `  (c) users-mcp             ${ms(calls.ours.p50).padStart(10)} / ${ms(calls.ours.p99).padEnd(9)} ${calls.ours.throughput.toFixed(0).padStart(7)} /s`,
   "",
   `RSS of the server process after start -> after ${MEMORY_CALLS} calls -> after ${2 * MEMORY_CALLS} calls`,

@@ -254,12 +254,12 @@ export const SETTINGS = {
     choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
   ),
   USERS_MCP_CONFIRM_TIMEOUT_MS: setting(
-    "how long a person has to answer a confirmation, in ms (default 120000)",
+    "how long a person has to answer a confirmation, in ms (default 120000; at most 15 minutes over MCP 2026-07-28)",
     milliseconds("USERS_MCP_CONFIRM_TIMEOUT_MS", 120_000, 3_600_000),
   ),
   USERS_MCP_AUDIT_LOG: setting("audit log path, or off (default ~/.local/state/users-mcp/audit.jsonl)", text()),
   USERS_MCP_PREVIEW_KEY: setting(
-    "key (32+ characters) signing preview tokens, when several processes share them",
+    "key (32+ characters) signing preview tokens and sealing confirmation states, when several processes (replicas) share them",
     z
       .string()
       .optional()
