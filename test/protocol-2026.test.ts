@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -355,5 +356,106 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     );
     expect(calls.every((c) => c.status === 200 && !c.body.result?.isError)).toBe(true);
     for (const c of controllers) c.abort();
+  });
+});
+
+/** The built server over stdio, spoken to line by line in MCP 2026-07-28, as a 2026 host does. */
+class RawStdio {
+  private readonly child: ChildProcess;
+  private buffer = "";
+  private readonly waiting = new Map<number, (message: { result?: Record<string, unknown>; error?: unknown }) => void>();
+  private nextId = 1;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [SERVER, "--sandbox"], { env, stdio: ["pipe", "pipe", "ignore"] });
+    this.child.stdout?.on("data", (d: Buffer) => {
+      this.buffer += d.toString();
+      let nl = this.buffer.indexOf("\n");
+      while (nl >= 0) {
+        const message = JSON.parse(this.buffer.slice(0, nl)) as { id?: number };
+        this.buffer = this.buffer.slice(nl + 1);
+        if (typeof message.id === "number") this.waiting.get(message.id)?.(message as { result?: Record<string, unknown> });
+        nl = this.buffer.indexOf("\n");
+      }
+    });
+  }
+
+  request(method: string, params: Record<string, unknown>): Promise<{ result?: Record<string, unknown>; error?: unknown }> {
+    const id = this.nextId++;
+    const answered = new Promise<{ result?: Record<string, unknown>; error?: unknown }>((resolve) => this.waiting.set(id, resolve));
+    const _meta = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientInfo": { name: "raw-stdio", version: "1" },
+      "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+    };
+    this.child.stdin?.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } })}\n`);
+    return answered;
+  }
+
+  close(): void {
+    this.child.stdin?.end();
+  }
+}
+
+describe("confirmation through Multi Round-Trip Requests over stdio, on the wire", () => {
+  let audit: string;
+  let main: RawStdio;
+  let other: RawStdio;
+  let short: RawStdio;
+  const intents = () => (existsSync(audit) ? auditLines(audit).filter((l) => l.phase === "intent").length : 0);
+
+  beforeAll(async () => {
+    audit = join(auditDir(), "audit.jsonl");
+    main = new RawStdio(serverEnv(audit));
+    other = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl")));
+    short = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: "300" }));
+    for (const s of [main, other, short])
+      expect((await s.request("server/discover", {})).result).toMatchObject({ supportedVersions: ["2026-07-28"] });
+  });
+  afterAll(() => {
+    for (const s of [main, other, short]) s.close();
+  });
+
+  async function ask(server: RawStdio, call: ReturnType<typeof gdpr>) {
+    const first = await server.request("tools/call", call);
+    expect(first.result).toMatchObject({ resultType: "input_required" });
+    return first.result?.requestState as string;
+  }
+  const answer = (server: RawStdio, call: ReturnType<typeof gdpr>, state: string, responses: Record<string, unknown> = accept) =>
+    server.request("tools/call", { ...call, inputResponses: responses, requestState: state });
+
+  it("accept writes once, a replay writes nothing, decline writes nothing", async () => {
+    const before = intents();
+    const state = await ask(main, gdpr("stdio-once@example.org"));
+    expect((await answer(main, gdpr("stdio-once@example.org"), state)).result?.structuredContent).toMatchObject({
+      applied: true,
+      confirmation: "accepted",
+    });
+    const replay = await answer(main, gdpr("stdio-once@example.org"), state);
+    expect(textOf(replay.result)).toMatch(/answer was used already/);
+    const declined = await answer(main, gdpr("stdio-no@example.org"), await ask(main, gdpr("stdio-no@example.org")), {
+      confirm: { action: "decline" },
+    });
+    expect(declined.result?.structuredContent).toMatchObject({ applied: false, confirmation: "declined" });
+    expect(intents()).toBe(before + 1);
+  });
+
+  it("tampered, foreign, expired and misapplied states are refused; a moved record is a Conflict", async () => {
+    const before = intents();
+    const state = await ask(main, gdpr("stdio-moved@example.org"));
+    const flipped = `${state.slice(0, -3)}${state.slice(-3, -2) === "A" ? "B" : "A"}${state.slice(-2)}`;
+    expect(textOf((await answer(main, gdpr("stdio-moved@example.org"), flipped)).result)).toMatch(/does not open under this server's key/);
+    expect(textOf((await answer(other, gdpr("stdio-moved@example.org"), state)).result)).toMatch(/does not open under this server's key/);
+    expect(textOf((await answer(main, gdpr("stdio-else@example.org"), state)).result)).toMatch(/issued for a different call/);
+    const late = await ask(short, gdpr("stdio-late@example.org"));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(textOf((await answer(short, gdpr("stdio-late@example.org"), late)).result)).toMatch(/came too late/);
+    expect(intents()).toBe(before);
+    // Meanwhile another confirmed change moves the same field; the first answer then meets a moved record.
+    const meanwhile = await ask(main, gdpr("stdio-meanwhile@example.org"));
+    expect((await answer(main, gdpr("stdio-meanwhile@example.org"), meanwhile)).result?.structuredContent).toMatchObject({ applied: true });
+    const moved = await answer(main, gdpr("stdio-moved@example.org"), state);
+    expect(textOf(moved.result)).toMatch(/^Conflict: the record changed while the person was being asked/);
+    expect(intents()).toBe(before + 1);
   });
 });
