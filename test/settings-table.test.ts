@@ -20,6 +20,8 @@ describe("the settings table", () => {
       "TWOSMS_ACCESS_TOKEN",
       "USERS_MCP_PREVIEW_KEY",
       "USERS_MCP_HTTP_TOKEN",
+      "USERS_MCP_OAUTH_CLIENT_SECRET",
+      "USERS_MCP_DATABASE_URL",
     ]);
     expect(Object.keys(SETTINGS)).toEqual(ENV_VARS.map((v) => v.name));
   });

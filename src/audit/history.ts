@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import { type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine, recordBasics } from "./log.js";
+import { type Actor, type AuditOutcome, type AuditRecord, type Confirmation, parseAuditLine, recordBasics } from "./log.js";
 
 /**
  * One write as list_writes and revert_write see it: its intent and outcome joined, without its
@@ -13,6 +13,8 @@ export interface IndexedWrite {
   provider: string;
   target: string;
   tenant: string | undefined;
+  /** Who made it (OAuth). */
+  actor?: Actor | undefined;
   sandbox: boolean;
   outcome: AuditOutcome;
   confirmation: Confirmation;
@@ -128,6 +130,7 @@ export class AuditIndex {
     return {
       ...recordBasics(r),
       tenant: r.tenant,
+      ...(r.actor ? { actor: r.actor } : {}),
       sandbox: r.sandbox === true,
       outcome: r.phase === "intent" ? "unknown" : (r.outcome ?? "unknown"),
       revertOf: r.revertOf,

@@ -8,6 +8,14 @@ export type AuditOutcome = "applied" | "failed" | "unknown" | "declined" | "conf
 /** What a person said, or why nobody was asked. */
 export type Confirmation = "accepted" | "declined" | "cancelled" | "timeout" | "not_asked" | "unavailable";
 
+/** Who made a write, from the access token they signed in with (OAuth). */
+export interface Actor {
+  sub: string;
+  email?: string | undefined;
+  name?: string | undefined;
+  client_id?: string | undefined;
+}
+
 export interface AuditRecord {
   /** The write's id: an intent and its outcome share it. */
   id: string;
@@ -23,6 +31,8 @@ export interface AuditRecord {
   client?: { name?: string | undefined; version?: string | undefined } | undefined;
   /** In caller-credentials mode: a hash of the caller's credentials, so tenants' writes can be told apart. */
   tenant?: string | undefined;
+  /** With OAuth: the person (or client) whose token made the write. */
+  actor?: Actor | undefined;
   requestId?: string | undefined;
   /** For failed and unknown outcomes: what happened, in a line. */
   error?: string | undefined;
@@ -247,6 +257,7 @@ export interface AuditEntry {
   confirmation: Confirmation;
   client?: AuditRecord["client"];
   tenant?: string | undefined;
+  actor?: Actor | undefined;
   requestId?: string | undefined;
   error?: string | undefined;
   sandbox?: true;
@@ -300,6 +311,8 @@ function isAuditRecord(value: unknown): value is AuditRecord {
     if (c === null || typeof c !== "object" || Array.isArray(c) || !isText((c as { field?: unknown }).field)) return false;
   if (!optionalText(r.tenant) || !optionalText(r.requestId) || !optionalText(r.error) || !optionalText(r.revertOf)) return false;
   if (r.client !== undefined && (r.client === null || typeof r.client !== "object" || Array.isArray(r.client))) return false;
+  if (r.actor !== undefined && (r.actor === null || typeof r.actor !== "object" || !isText((r.actor as { sub?: unknown }).sub)))
+    return false;
   return true;
 }
 
@@ -353,6 +366,7 @@ function entryOf(r: AuditRecord): AuditEntry {
     outcome: r.outcome ?? "unknown",
     ...(r.client ? { client: r.client } : {}),
     ...(r.tenant ? { tenant: r.tenant } : {}),
+    ...(r.actor ? { actor: r.actor } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),
     ...(r.error ? { error: r.error } : {}),
     ...(r.sandbox ? { sandbox: true as const } : {}),
@@ -375,17 +389,25 @@ export function selectEntries(entries: AuditEntry[], q: AuditQuery): AuditEntry[
   return q.limit !== undefined ? picked.slice(-q.limit) : picked;
 }
 
+/** Who made a write, in a table cell: the email or name the token carried, else its subject. */
+export function actorWords(actor: Actor | undefined): string {
+  if (!actor) return "-";
+  const who = actor.email ?? actor.name ?? actor.sub;
+  return actor.client_id ? `${who} (via ${actor.client_id})` : who;
+}
+
 /** The table `users-mcp audit` prints. */
 export function renderAuditTable(entries: AuditEntry[]): string {
   if (entries.length === 0) return "No writes recorded.\n";
   const rows = [
-    ["time", "tool", "target", "fields", "outcome", "confirmation"],
+    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation"],
     ...entries.map((e) => [
       e.time,
       e.tool,
       e.target,
       e.fields.join(",") || "-",
       `${e.outcome}${e.incomplete ? "*" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
+      ...(entries.some((x) => x.actor) ? [actorWords(e.actor)] : []),
       e.confirmation,
     ]),
   ];

@@ -9,7 +9,7 @@ import {
   Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import type { Confirmation } from "../audit/log.js";
+import type { Actor, Confirmation } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
@@ -33,6 +33,8 @@ export interface ServerDeps {
   shutdown?: AbortSignal;
   /** The caller's tenant (a hash of its credentials), recorded with its writes in caller-credentials mode. */
   tenant?: string | undefined;
+  /** Who signed in (OAuth), recorded with every write of theirs. */
+  actor?: Actor | undefined;
 }
 
 const INSTRUCTIONS = [
@@ -58,7 +60,7 @@ const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps): Server {
+export function createServer({ runtime, clients, shutdown, tenant, actor }: ServerDeps): Server {
   const { config, logger } = runtime;
   const load = runtime.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
@@ -83,6 +85,7 @@ export function createServer({ runtime, clients, shutdown, tenant }: ServerDeps)
     person: personFor(server, ctx, config, validator),
     client: clientOf(server, ctx),
     tenant,
+    actor,
   });
 
   server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));

@@ -42,8 +42,20 @@ export interface Config {
   auditLog: string | undefined;
   /** Key for signing preview tokens, shared by processes that must accept each other's; else a random one. */
   previewKey: string | undefined;
+  /** PostgreSQL for the audit log, write locks and the preview key (USERS_MCP_DATABASE_URL); else the file. */
+  databaseUrl: string | undefined;
   /** The remote (Streamable HTTP) mode's settings; used with --http. */
   http: {
+    /** OAuth 2.1 resource server: tokens from `issuer` for the resource `<publicUrl>/mcp`. */
+    oauth:
+      | {
+          issuer: string;
+          publicUrl: string;
+          resource: string;
+          clientId: string | undefined;
+          clientSecret: string | undefined;
+        }
+      | undefined;
     port: number;
     host: string;
     /** Bearer token every request must carry (server-credentials mode: required). */
@@ -96,28 +108,43 @@ function httpUrl(name: string, fallback: string) {
   return z
     .string()
     .default(fallback)
-    .superRefine((value, ctx) => {
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        ctx.addIssue({ code: "custom", message: `${name} must be an https:// URL, got "${value}"` });
-        return;
-      }
-      if (url.protocol !== "https:" && url.protocol !== "http:") {
-        ctx.addIssue({ code: "custom", message: `${name} must use https://, got "${url.protocol}"` });
-      } else if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${name} must use https:// (got "${url.origin}"): the credential would travel in clear text. Plain http:// is accepted only for a loopback host (127.0.0.1, ::1, localhost)`,
-        });
-      } else if (url.username || url.password) {
-        ctx.addIssue({ code: "custom", message: `${name} must not carry credentials in the URL` });
-      } else if (url.search || url.hash) {
-        ctx.addIssue({ code: "custom", message: `${name} must not have a query string or fragment` });
-      }
-    })
+    .superRefine(checkUrl(name))
     .transform((value) => value.replace(/\/+$/, ""));
+}
+
+/** An https:// URL (http:// on loopback only), or unset; trailing slashes dropped unless `exact` (an issuer is compared as written). */
+function optionalHttpUrl(name: string, exact = false) {
+  return z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value !== undefined) checkUrl(name)(value.trim(), ctx);
+    })
+    .transform((value) => (exact ? value?.trim() : value?.trim().replace(/\/+$/, "")));
+}
+
+function checkUrl(name: string) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `${name} must be an https:// URL, got "${value}"` });
+      return;
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: `${name} must use https://, got "${url.protocol}"` });
+    } else if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must use https:// (got "${url.origin}"): the credential would travel in clear text. Plain http:// is accepted only for a loopback host (127.0.0.1, ::1, localhost)`,
+      });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: `${name} must not carry credentials in the URL` });
+    } else if (url.search || url.hash) {
+      ctx.addIssue({ code: "custom", message: `${name} must not have a query string or fragment` });
+    }
+  };
 }
 
 /** A whole number from `min` to `max`; `unit` words the error ("milliseconds"). */
@@ -302,6 +329,26 @@ export const SETTINGS = {
     "how long an HTTP client may take to send its request headers (default 10000)",
     milliseconds("USERS_MCP_HTTP_HEADERS_TIMEOUT_MS", 10_000, 120_000),
   ),
+  USERS_MCP_OAUTH_ISSUER: setting(
+    "OAuth 2.1 authorization server (issuer URL) whose access tokens --http accepts, instead of USERS_MCP_HTTP_TOKEN",
+    optionalHttpUrl("USERS_MCP_OAUTH_ISSUER", true),
+  ),
+  USERS_MCP_PUBLIC_URL: setting(
+    "this server's public base URL, with USERS_MCP_OAUTH_ISSUER: tokens must name <URL>/mcp as their audience",
+    optionalHttpUrl("USERS_MCP_PUBLIC_URL"),
+  ),
+  USERS_MCP_OAUTH_CLIENT_ID: setting("client id for RFC 7662 introspection, for issuers whose access tokens are opaque", text()),
+  USERS_MCP_OAUTH_CLIENT_SECRET: setting("client secret for RFC 7662 introspection", text(), "secret"),
+  USERS_MCP_DATABASE_URL: setting(
+    "postgres://… : the audit log, per-record write locks and the preview key in PostgreSQL, shared by every replica",
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v.trim()), {
+        message: "USERS_MCP_DATABASE_URL must be a postgres:// or postgresql:// URL",
+      }),
+    "secret",
+  ),
   // Read before the others, to find the file the rest may come from (settings/files.ts).
   USERS_MCP_ENV_FILE: setting("an env file to read settings from (as --settings; default ~/.config/users-mcp/.env)", text()),
 };
@@ -414,7 +461,18 @@ export function loadConfig(
       maxInFlight: e.USERS_MCP_HTTP_MAX_IN_FLIGHT,
       graceMs: e.USERS_MCP_HTTP_GRACE_MS,
       headersTimeoutMs: e.USERS_MCP_HTTP_HEADERS_TIMEOUT_MS,
+      oauth:
+        e.USERS_MCP_OAUTH_ISSUER && e.USERS_MCP_PUBLIC_URL
+          ? {
+              issuer: e.USERS_MCP_OAUTH_ISSUER,
+              publicUrl: e.USERS_MCP_PUBLIC_URL,
+              resource: `${e.USERS_MCP_PUBLIC_URL}/mcp`,
+              clientId: e.USERS_MCP_OAUTH_CLIENT_ID,
+              clientSecret: e.USERS_MCP_OAUTH_CLIENT_SECRET,
+            }
+          : undefined,
     },
+    databaseUrl: e.USERS_MCP_DATABASE_URL?.trim(),
     previewKey: e.USERS_MCP_PREVIEW_KEY,
     secrets: ENV_VARS.filter((v) => v.secret && cleaned[v.name] !== undefined).map((v) => cleaned[v.name] as string),
     placeholders,

@@ -21,6 +21,10 @@ const Entry = z.object({
   target: z.string().describe('The record: a user id, or "me" for the Leadping user'),
   outcome: z.enum(["applied", "failed", "unknown", "declined", "conflict", "unchanged"]),
   confirmation: z.string(),
+  by: z
+    .object({ sub: z.string(), email: z.string().optional(), name: z.string().optional(), client_id: z.string().optional() })
+    .optional()
+    .describe("Who made the write: the signed-in person (OAuth), when the server requires sign-in"),
   changes: z.array(z.object({ field: z.string(), before: z.unknown(), after: z.unknown() })),
   revertOf: z.string().optional().describe("Set on an undo: the auditId it undid"),
   revertedBy: z.string().optional().describe("Set when this write was undone: the undo's auditId"),
@@ -68,6 +72,7 @@ export const listWrites = defineTool("list_writes", {
       target: w.target,
       outcome: w.outcome,
       confirmation: w.confirmation,
+      ...(w.actor ? { by: w.actor } : {}),
       changes: changes[i] ?? [],
       ...(w.revertOf ? { revertOf: w.revertOf } : {}),
       ...(w.revertedBy ? { revertedBy: w.revertedBy } : {}),

@@ -16,6 +16,8 @@ import { connectServer, keepReservedKeys } from "../mcp/arguments.js";
 import { createRuntime, type Runtime } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
 import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
+import { WRITE_TOOL_NAMES } from "../tools/catalog.js";
+import { type Grant, IssuerUnavailable, OAuthResource, READ_SCOPE, TokenRefused, WRITE_SCOPE } from "./oauth.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
@@ -38,10 +40,24 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function httpConfigProblems(config: Config): string[] {
   const problems: string[] = [];
   const h = config.http;
-  if (h.credentials === "server" && !h.token) {
+  const issuer = config.sources.USERS_MCP_OAUTH_ISSUER !== undefined;
+  const publicUrl = config.sources.USERS_MCP_PUBLIC_URL !== undefined;
+  if (issuer !== publicUrl)
+    problems.push(
+      `${issuer ? "USERS_MCP_OAUTH_ISSUER is set without USERS_MCP_PUBLIC_URL" : "USERS_MCP_PUBLIC_URL is set without USERS_MCP_OAUTH_ISSUER"}: OAuth needs both, the issuer whose tokens to accept and this server's public URL (the resource the tokens must name)`,
+    );
+  if (h.oauth && h.token)
+    problems.push(
+      "both USERS_MCP_OAUTH_ISSUER and USERS_MCP_HTTP_TOKEN are set: choose one way to sign callers in (OAuth for Claude and ChatGPT connectors, the static token for hosts that send a header)",
+    );
+  if ((config.sources.USERS_MCP_OAUTH_CLIENT_ID !== undefined) !== (config.sources.USERS_MCP_OAUTH_CLIENT_SECRET !== undefined))
+    problems.push(
+      "USERS_MCP_OAUTH_CLIENT_ID and USERS_MCP_OAUTH_CLIENT_SECRET go together (introspection of opaque tokens): set both or neither",
+    );
+  if (h.credentials === "server" && !h.token && !h.oauth) {
     if (!config.sandbox)
       problems.push(
-        "USERS_MCP_HTTP_TOKEN is required with --http: every request must carry Authorization: Bearer <token>, or anyone who can reach the port can use this server's upstream credentials. Set it (for example: openssl rand -hex 32), or use --sandbox for a local trial",
+        "USERS_MCP_HTTP_TOKEN is required with --http (or OAuth: USERS_MCP_OAUTH_ISSUER with USERS_MCP_PUBLIC_URL): every request must carry Authorization: Bearer <token>, or anyone who can reach the port can use this server's upstream credentials. Set it (for example: openssl rand -hex 32), or use --sandbox for a local trial",
       );
     else if (!isLoopbackHost(h.host))
       problems.push(`--host ${h.host} goes beyond this machine, and no USERS_MCP_HTTP_TOKEN is set: set one, or listen on 127.0.0.1`);
@@ -80,8 +96,10 @@ class Endpoint {
   readonly serverClients: Clients | undefined;
   /** The SDK's MCP 2026-07-28 handler: per-request servers, `server/discover`, `subscriptions/listen`. */
   readonly modern: McpHttpHandler;
-  /** Each web request's caller clients, for the server factory the SDK calls with that request. */
-  private readonly callers = new WeakMap<Request, { clients: Clients; tenant: string | undefined }>();
+  /** Each web request's caller (clients, tenant, who signed in), for the server factory the SDK calls with that request. */
+  private readonly callers = new WeakMap<Request, Caller>();
+  /** OAuth 2.1 resource server (USERS_MCP_OAUTH_ISSUER), instead of the static token. */
+  readonly oauth: OAuthResource | undefined;
   private readonly tokenDigest: Buffer | undefined;
   private readonly allowedHosts: Set<string>;
   private readonly allowedOrigins: Set<string>;
@@ -96,7 +114,11 @@ class Endpoint {
     this.tenants = h.credentials === "caller" ? new TenantClients(config) : undefined;
     this.serverClients = this.tenants ? undefined : createClients(config);
     this.tokenDigest = h.token ? digest(h.token) : undefined;
-    this.allowedHosts = new Set(h.allowedHosts.map((x) => x.replace(/^\[|\]$/g, "")));
+    this.oauth = h.oauth ? new OAuthResource(h.oauth) : undefined;
+    // The public URL's host is this server's own name: requests through it are no rebinding.
+    this.allowedHosts = new Set(
+      [...h.allowedHosts, ...(h.oauth ? [new URL(h.oauth.publicUrl).hostname] : [])].map((x) => x.replace(/^\[|\]$/g, "")),
+    );
     this.allowedOrigins = new Set(h.allowedOrigins);
     this.configured =
       config.sandbox ||
@@ -111,8 +133,18 @@ class Endpoint {
 
   /** A fresh MCP server for one web request, with that request's caller clients. */
   private serverFor(request: McpRequestContext["requestInfo"]) {
-    const caller = (request && this.callers.get(request)) ?? { clients: this.serverClients as Clients, tenant: undefined };
-    return createServer({ runtime: this.runtime, clients: caller.clients, shutdown: this.stopping.signal, tenant: caller.tenant });
+    const caller = (request && this.callers.get(request)) ?? {
+      clients: this.serverClients as Clients,
+      tenant: undefined,
+      actor: undefined,
+    };
+    return createServer({
+      runtime: this.runtime,
+      clients: caller.clients,
+      shutdown: this.stopping.signal,
+      tenant: caller.tenant,
+      actor: caller.actor,
+    });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -125,11 +157,49 @@ class Endpoint {
         : this.configured
           ? reply(res, 200, { status: "ready" })
           : reply(res, 503, { status: "not configured: no provider has credentials" });
+    if (this.oauth && (path === "/.well-known/oauth-protected-resource/mcp" || path === "/.well-known/oauth-protected-resource")) {
+      res.setHeader("cache-control", "public, max-age=300");
+      return reply(res, 200, this.oauth.metadata());
+    }
     if (path !== "/mcp") return reply(res, 404, { error: "not found: the MCP endpoint is /mcp" });
     if (this.refused(req, res)) return;
+    const grant = this.oauth ? await this.signedIn(this.oauth, req, res) : undefined;
+    if (grant === null) return;
     const message = await this.readMessage(req, res);
-    if (message === undefined || !this.admit(res, message)) return;
-    await this.dispatch(req, res, message, seen);
+    if (message === undefined) return;
+    if (grant && this.oauth && !scopesAllow(grant, message)) {
+      res.setHeader("www-authenticate", this.oauth.challenge("insufficient_scope"));
+      return rpcError(
+        res,
+        403,
+        `Forbidden: this access token lacks the scope for this call: the write tools need ${WRITE_SCOPE}, the read tools ${READ_SCOPE}. Nothing was sent upstream. Sign in again granting ${WRITE_SCOPE}.`,
+      );
+    }
+    if (!this.admit(res, message)) return;
+    await this.dispatch(req, res, message, seen, grant);
+  }
+
+  /** The request's verified access token, or null once it has been answered 401 (or 503 while the issuer is unreachable). */
+  private async signedIn(oauth: OAuthResource, req: IncomingMessage, res: ServerResponse): Promise<Grant | null> {
+    try {
+      return await oauth.verify(req.headers.authorization);
+    } catch (err) {
+      if (err instanceof IssuerUnavailable) {
+        res.setHeader("retry-after", "5");
+        rpcError(res, 503, `Service unavailable: access tokens cannot be checked right now (${err.description}); retry shortly`);
+        return null;
+      }
+      if (!(err instanceof TokenRefused)) throw err;
+      res.setHeader("www-authenticate", oauth.challenge(err));
+      rpcError(
+        res,
+        401,
+        err.sent
+          ? `Unauthorized: ${err.description}. Sign in again to get a token for ${oauth.resource}.`
+          : `Unauthorized: sign in with OAuth (the authorization server is named at ${oauth.metadataUrl}) and send Authorization: Bearer <access token>.`,
+      );
+      return null;
+    }
   }
 
   /** Gives the request an id and logs one JSON line for it when it ends. */
@@ -239,14 +309,17 @@ class Endpoint {
    * Serves the message: MCP 2026-07-28 through the SDK's per-request handler, MCP 2025 through a
    * fresh server over the SDK's stateless transport with JSON responses, each with this request's clients.
    */
-  private async dispatch(req: IncomingMessage, res: ServerResponse, parsed: unknown, seen: Seen): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, parsed: unknown, seen: Seen, grant?: Grant): Promise<void> {
     const message = keepReservedKeys(parsed);
     const first = (Array.isArray(message) ? message[0] : message) as
       | { method?: unknown; params?: { name?: unknown; protocolVersion?: unknown } }
       | undefined;
     if (typeof first?.method === "string") seen.method = first.method;
     if (seen.method === "tools/call" && typeof first?.params?.name === "string") seen.tool = first.params.name.slice(0, 64);
-    const caller = this.tenants ? this.tenants.forRequest(req.headers) : { clients: this.serverClients as Clients, tenant: undefined };
+    const caller: Caller = {
+      ...(this.tenants ? this.tenants.forRequest(req.headers) : { clients: this.serverClients as Clients, tenant: undefined }),
+      actor: grant?.actor,
+    };
     seen.tenant = caller.tenant;
     const route = classifyInboundRequest({
       httpMethod: "POST",
@@ -274,6 +347,7 @@ class Endpoint {
         clients: caller.clients,
         shutdown: this.stopping.signal,
         tenant: caller.tenant,
+        actor: caller.actor,
       });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.once("close", () => {
@@ -288,6 +362,28 @@ class Endpoint {
     }
     await sendResponse(res, response);
   }
+}
+
+/** Who a request is for: its upstream clients, its tenant (caller credentials), who signed in (OAuth). */
+interface Caller {
+  clients: Clients;
+  tenant: string | undefined;
+  actor: Grant["actor"] | undefined;
+}
+
+/**
+ * Whether a token's scopes allow every message of a request: a write tool needs users:write, any other
+ * call users:read (or users:write, which includes reading).
+ */
+function scopesAllow(grant: Grant, message: unknown): boolean {
+  const messages = Array.isArray(message) ? message : [message];
+  for (const m of messages) {
+    const { method, params } = (m ?? {}) as { method?: unknown; params?: { name?: unknown } };
+    const name = method === "tools/call" && typeof params?.name === "string" ? params.name : undefined;
+    const needs = name !== undefined && (WRITE_TOOL_NAMES as readonly string[]).includes(name) ? [WRITE_SCOPE] : [READ_SCOPE, WRITE_SCOPE];
+    if (!needs.some((s) => grant.scopes.has(s))) return false;
+  }
+  return true;
 }
 
 const headerOf = (req: IncomingMessage, name: string): string | undefined => {

@@ -17,6 +17,8 @@ export interface ConfirmClaims {
   s: Record<string, unknown>;
   /** The caller's tenant in caller-credentials mode: another caller's state is foreign. */
   te?: string | undefined;
+  /** Who signed in (OAuth `sub`): another person's state is foreign. */
+  a?: string | undefined;
   /** Expiry, epoch ms. */
   x: number;
   /** One per question: an accepted answer writes once. */

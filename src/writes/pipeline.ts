@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit/log.js";
+import { type Actor, type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
@@ -71,6 +71,8 @@ export interface WriteServices {
   client: { name?: string | undefined; version?: string | undefined } | undefined;
   /** The caller's tenant (a hash of its credentials) in caller-credentials mode. */
   tenant?: string | undefined;
+  /** Who signed in (OAuth): on every audit record of the write. */
+  actor?: Actor | undefined;
 }
 
 /** What a tool's merge decided: the change, and how to send it. */
@@ -259,6 +261,7 @@ async function commit<Args, Rec>(
     client: services.client,
     sandbox: deps.config.sandbox,
     tenant: services.tenant,
+    actor: services.actor,
     revertOf: run.options.revertOf,
   };
   const record: Recorder = (phase, outcome, confirmation) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation);
@@ -337,7 +340,15 @@ function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question
   const { services } = run;
   const answered = run.answered;
   if (!answered || answered.answer === "missing") {
-    const claims = { t: run.tool, k: run.key, r: run.request, c: changeHash(plan.changed), s: plan.seen, te: services.tenant };
+    const claims = {
+      t: run.tool,
+      k: run.key,
+      r: run.request,
+      c: changeHash(plan.changed),
+      s: plan.seen,
+      te: services.tenant,
+      a: services.actor?.sub,
+    };
     throw new ConfirmationNeeded(question, services.confirmStates.seal(claims, run.deps.config.confirm.timeoutMs));
   }
   if (!services.confirmStates.spend(answered.claims)) throw answeredAlready(run.tool);
@@ -364,7 +375,13 @@ function openAnswer<Args, Rec>(run: Run<Args, Rec>): Run<Args, Rec>["answered"] 
     throw new RefusalError(
       `Refused: the person's answer came too late; a confirmation is good for ${Math.round(Math.min(run.deps.config.confirm.timeoutMs, MAX_CONFIRM_STATE_MS) / 1000)} s (USERS_MCP_CONFIRM_TIMEOUT_MS, at most 15 minutes). ${again}`,
     );
-  if (claims.t !== run.tool || claims.k !== run.key || claims.r !== run.request || claims.te !== run.services.tenant)
+  if (
+    claims.t !== run.tool ||
+    claims.k !== run.key ||
+    claims.r !== run.request ||
+    claims.te !== run.services.tenant ||
+    claims.a !== run.services.actor?.sub
+  )
     throw new RefusalError(
       `Refused: the requestState of this retry was issued for a different call (another tool, record, change or caller). ${again}`,
     );
@@ -499,6 +516,7 @@ function auditRecord(
     client: WriteServices["client"];
     sandbox: boolean;
     tenant: string | undefined;
+    actor: Actor | undefined;
     revertOf: string | undefined;
   },
   contract: Pick<WriteContract<unknown, unknown>, "credentialFields">,
@@ -521,6 +539,7 @@ function auditRecord(
     confirmation,
     ...(base.client ? { client: { name: base.client.name, version: base.client.version } } : {}),
     ...(base.tenant ? { tenant: base.tenant } : {}),
+    ...(base.actor ? { actor: base.actor } : {}),
     ...(base.sandbox ? { sandbox: true as const } : {}),
     ...(base.revertOf ? { revertOf: base.revertOf } : {}),
   };
