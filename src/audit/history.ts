@@ -36,6 +36,18 @@ export interface WriteQuery {
   sandbox: boolean;
 }
 
+/** What list_writes and revert_write read: the file's index, or the audit table. */
+export interface WriteHistory {
+  /** Catches up with what was recorded since the last call. */
+  sync(): Promise<void>;
+  /** One write by id, if it is the given tenant's (an id of another tenant is no write at all to it). */
+  find(id: string, tenant: string | undefined, sandbox: boolean): Promise<IndexedWrite | undefined>;
+  /** Recent writes, newest first. */
+  query(q: WriteQuery): Promise<IndexedWrite[]>;
+  /** The changes each write recorded. */
+  changes(writes: readonly IndexedWrite[]): Promise<Array<AuditRecord["changes"]>>;
+}
+
 /** Bytes read at a time while catching up with the file. */
 const CHUNK = 1024 * 1024;
 
@@ -44,7 +56,7 @@ const CHUNK = 1024 * 1024;
  * one reads only what was appended since (a few bytes after a write), so list_writes and revert_write
  * never rescan a large log. A file that shrank (rotated or replaced) is indexed afresh.
  */
-export class AuditIndex {
+export class AuditIndex implements WriteHistory {
   private readonly byId = new Map<string, IndexedWrite>();
   private readonly order: IndexedWrite[] = [];
   /** Bytes of the file indexed: always the end of a whole line. */
@@ -140,13 +152,13 @@ export class AuditIndex {
   }
 
   /** One write by id, if it is the given tenant's (an id of another tenant is no write at all to it). */
-  find(id: string, tenant: string | undefined, sandbox: boolean): IndexedWrite | undefined {
+  async find(id: string, tenant: string | undefined, sandbox: boolean): Promise<IndexedWrite | undefined> {
     const w = this.byId.get(id);
     return w && w.tenant === tenant && w.sandbox === sandbox ? w : undefined;
   }
 
   /** Recent writes, newest first. */
-  query(q: WriteQuery): IndexedWrite[] {
+  async query(q: WriteQuery): Promise<IndexedWrite[]> {
     const out: IndexedWrite[] = [];
     for (let i = this.order.length - 1; i >= 0 && out.length < q.limit; i--) {
       const w = this.order[i] as IndexedWrite;

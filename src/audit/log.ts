@@ -60,6 +60,15 @@ export interface AuditLimits {
   signal?: AbortSignal | undefined;
 }
 
+/** Where audit records go: the JSONL file (AuditLog) or the table (DatabaseAuditLog). */
+export interface AuditSink {
+  /** Where, in words for messages: a path, or the database. */
+  readonly path: string;
+  /** Appends one record durably; throws AuditError when that cannot be done in time. */
+  append(record: AuditRecord, limits: AuditLimits): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * The one serializer of audit records. The record is built field by field by the write path (secret
  * fields already replaced), so nothing here rewrites content: it only makes the line one line for every
@@ -80,7 +89,7 @@ export function serializeAuditRecord(record: AuditRecord): string {
  * it and every write queued behind it. An operation that never returns still holds a thread of
  * Node's pool, so while one is outstanding the next write is refused at once instead of adding another.
  */
-export class AuditLog {
+export class AuditLog implements AuditSink {
   private handle: FileHandle | undefined;
   /** The open under way, shared by writes that arrive before it finishes (one file handle, not one each). */
   private opening: Promise<FileHandle> | undefined;

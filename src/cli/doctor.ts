@@ -150,7 +150,24 @@ function renderSettings(config: Config, settingsFile: string | undefined): strin
 async function renderWritePath(config: Config, write: (s: string) => void): Promise<boolean> {
   let broken = false;
   const lines = ["", `Confirmation of sensitive writes: ${config.confirm.mode} (timeout ${config.confirm.timeoutMs} ms)`];
-  if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
+  if (config.databaseUrl) {
+    const { Database, SCHEMA_VERSION } = await import("../audit/database.js");
+    const db = new Database(config.databaseUrl);
+    try {
+      const version = await db.ready();
+      const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM users_mcp_audit");
+      lines.push(
+        `Database (USERS_MCP_DATABASE_URL): connected; schema version ${version} (this server's: ${SCHEMA_VERSION}); audit table holds ${rows[0]?.n ?? 0} records. The audit log, write locks and preview key are kept there.`,
+      );
+    } catch (err) {
+      broken = true;
+      lines.push(
+        `Database (USERS_MCP_DATABASE_URL): NOT usable (${(err as Error).message}). Every write will be refused until this is fixed.`,
+      );
+    } finally {
+      await db.close();
+    }
+  } else if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
   else {
     const { auditProblem } = await import("../audit/log.js");
     const problem = await auditProblem(config.auditLog);

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
-import { AuditIndex } from "../audit/history.js";
-import { AuditLog } from "../audit/log.js";
+import { Database } from "../audit/database.js";
+import { AuditIndex, type WriteHistory } from "../audit/history.js";
+import { AuditLog, type AuditSink } from "../audit/log.js";
+import { DatabaseAuditLog, DatabaseHistory } from "../audit/pg.js";
 import { LiveCalls } from "../client/call-context.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
@@ -9,7 +11,7 @@ import type { Config } from "../settings/config.js";
 import { selectToolNames } from "../tools/catalog.js";
 import type { ToolDefinition } from "../tools/define.js";
 import { ConfirmStates } from "../writes/confirm-state.js";
-import { RecordQueues } from "../writes/lock.js";
+import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
 import { toolListing } from "./listing.js";
 
@@ -31,18 +33,25 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   catalog(): Promise<Catalog>;
-  previews: PreviewTokens;
-  /** The sealed state of confirmations asked across round trips (MCP 2026-07-28), under the same key. */
-  confirmStates: ConfirmStates;
-  audit: AuditLog | undefined;
-  /** The audit log indexed for list_writes and revert_write. */
-  history: AuditIndex | undefined;
-  /** Writes to one record run one at a time, in this process. */
-  queues: RecordQueues;
+  /**
+   * The preview tokens and confirmation states, under one key: USERS_MCP_PREVIEW_KEY, else the key the
+   * replicas share in the database, else a random one per process. Rejects (naming the database) while
+   * a database that holds the key cannot be reached.
+   */
+  keys(): Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }>;
+  audit: AuditSink | undefined;
+  /** The audit log indexed (or queried) for list_writes and revert_write. */
+  history: WriteHistory | undefined;
+  /** Writes to one record run one at a time: in this process, or across replicas through the database. */
+  queues: RecordTurns;
+  /** PostgreSQL (USERS_MCP_DATABASE_URL), when the state is shared there. */
+  database: Database | undefined;
   /** The calls under way: one timer for their deadlines, one listener per shutdown signal. */
   calls: LiveCalls;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
+  /** Connects to the database (migrating it) and keeps watching it; a database that is down only warns. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,9 +60,14 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
   // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
   // the host's initialize has been answered: start-up pays only for what initialize needs.
   let catalog: Promise<Catalog> | undefined;
-  // One key for preview tokens and confirmation states: USERS_MCP_PREVIEW_KEY, or random per process.
-  const key = config.previewKey ?? randomBytes(32);
-  const audit = config.auditLog ? new AuditLog(config.auditLog, (m) => logger.warn(m)) : undefined;
+  const database = config.databaseUrl ? new Database(config.databaseUrl) : undefined;
+  const audit: AuditSink | undefined = database
+    ? new DatabaseAuditLog(database)
+    : config.auditLog
+      ? new AuditLog(config.auditLog, (m) => logger.warn(m))
+      : undefined;
+  let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
+  const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key) });
   return {
     config,
     logger,
@@ -64,13 +78,38 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       });
       return catalog;
     },
-    previews: new PreviewTokens(key),
-    confirmStates: new ConfirmStates(key),
+    keys() {
+      if (!keys) {
+        const pending =
+          config.previewKey || !database
+            ? Promise.resolve(makeKeys(config.previewKey ?? randomBytes(32)))
+            : database.previewKey().then(makeKeys);
+        keys = pending;
+        pending.catch(() => {
+          keys = undefined;
+        });
+      }
+      return keys;
+    },
     audit,
-    history: config.auditLog ? new AuditIndex(config.auditLog) : undefined,
-    queues: new RecordQueues(),
+    history: database ? new DatabaseHistory(database) : config.auditLog ? new AuditIndex(config.auditLog) : undefined,
+    queues: database ? new DatabaseLocks(database) : new RecordQueues(),
+    database,
     calls: new LiveCalls(),
     busy: new Gauge(),
-    close: async () => audit?.close(),
+    async start() {
+      if (!database) return;
+      database.watch();
+      try {
+        const version = await database.ready();
+        logger.info(`database: connected, schema version ${version}`);
+      } catch (err) {
+        logger.warn(`database: ${(err as Error).message}; reads are served, writes are refused until it is back`);
+      }
+    },
+    close: async () => {
+      await audit?.close();
+      await database?.close();
+    },
   };
 }

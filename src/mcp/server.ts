@@ -15,6 +15,7 @@ import { InputError, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
 import { parsesAsIs } from "../kernel/as-is.js";
 import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
+import { RefusalError } from "../kernel/refusal.js";
 import { VERSION } from "../kernel/version.js";
 import type { Config } from "../settings/config.js";
 import type { ToolDefinition } from "../tools/define.js";
@@ -77,10 +78,9 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-  const writeServices = (ctx: ServerContext): WriteServices => ({
+  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => ({
+    ...(await keysOrRefusal(runtime)),
     audit: runtime.audit,
-    previews: runtime.previews,
-    confirmStates: runtime.confirmStates,
     queues: runtime.queues,
     person: personFor(server, ctx, config, validator),
     client: clientOf(server, ctx),
@@ -135,7 +135,7 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
       }
       const deps = tool.annotations.readOnlyHint
         ? { config, clients, logger, history: runtime.history, tenant }
-        : { config, clients, logger, history: runtime.history, tenant, writes: writeServices(extra) };
+        : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra) };
       const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
@@ -163,6 +163,17 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
   });
 
   return server;
+}
+
+/** The write path's keys; while the database that holds them cannot be reached, a refusal that names it. */
+async function keysOrRefusal(runtime: Runtime) {
+  try {
+    return await runtime.keys();
+  } catch (err) {
+    throw new RefusalError(
+      `Refused: ${(err as Error).message}; the key that signs previews and confirmations is kept there. Nothing was sent upstream. Reads still work; try the write again when the database is back.`,
+    );
+  }
 }
 
 /** The request's MCP 2026-07-28 envelope, when it carries one: protocol version, client, capabilities. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AuditIndex } from "../audit/history.js";
+import type { WriteHistory } from "../audit/history.js";
 import type { CallContext } from "../client/call-context.js";
 import type { Provider, UpstreamErrorCode } from "../client/errors.js";
 import { InputError } from "../client/errors.js";
@@ -11,7 +11,7 @@ import { annotationsOf, TOOL_CATALOG, type ToolAnnotations, type ToolKind, type 
 /** What a tool's handler is given: the write path's dependencies, plus the audit log to read and the caller's tenant. */
 export interface ToolDeps extends WriteDeps {
   /** The audit log as list_writes and revert_write read it; absent when the log is off. */
-  history?: AuditIndex | undefined;
+  history?: WriteHistory | undefined;
   /** The caller's tenant in caller-credentials mode: whose writes it may see and undo. */
   tenant?: string | undefined;
 }

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import type { AuditIndex } from "../audit/history.js";
+import type { WriteHistory } from "../audit/history.js";
 import { RefusalError } from "../kernel/refusal.js";
 import { WRITE_TOOL_NAMES, type WriteToolName } from "./catalog.js";
 import { defineTool, type ToolDeps } from "./define.js";
 
 /** The audit log as these tools read it; an error naming the setting when it is off. */
-export function historyOf(deps: ToolDeps): AuditIndex {
+export function historyOf(deps: ToolDeps): WriteHistory {
   if (!deps.history)
     throw new RefusalError(
       "The audit log is off on this server (USERS_MCP_AUDIT_LOG=off), so no write was recorded and none can be listed or undone. Ask the person who runs the server to set USERS_MCP_AUDIT_LOG to a path (or remove it for the default).",
@@ -55,7 +55,7 @@ export const listWrites = defineTool("list_writes", {
   async handler(args, _ctx, deps) {
     const history = historyOf(deps);
     await history.sync();
-    const found = history.query({
+    const found = await history.query({
       target: args.target,
       tool: args.tool,
       since: args.since !== undefined ? Date.parse(args.since) : undefined,

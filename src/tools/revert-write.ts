@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AuditIndex, IndexedWrite } from "../audit/history.js";
+import type { IndexedWrite, WriteHistory } from "../audit/history.js";
 import type { AuditRecord } from "../audit/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import { canonical } from "../writes/diff.js";
@@ -84,7 +84,7 @@ function undoContract(
   changes: Change[],
   skipped: string[],
   { contract }: RevertibleWrite,
-  history: AuditIndex,
+  history: WriteHistory,
   deps: ToolDeps,
 ): WriteContract<RevertArgs, unknown> {
   const asBefore = contract.revertArgs(w.target, Object.fromEntries(changes.map((c) => [c.field, c.before])));
@@ -94,7 +94,7 @@ function undoContract(
     async read(ctx, _args, d) {
       // Inside the record's turn: an undo that finished while this one queued is seen here.
       await history.sync();
-      const again = history.find(w.id, deps.tenant, deps.config.sandbox);
+      const again = await history.find(w.id, deps.tenant, deps.config.sandbox);
       if (again?.revertedBy) throw alreadyUndone(w, again.revertedBy);
       return contract.read(ctx, asBefore, d);
     },
@@ -161,7 +161,7 @@ export const revertWrite = defineTool("revert_write", {
   async handler(args, ctx, deps) {
     const history = historyOf(deps);
     await history.sync();
-    const w = history.find(args.auditId, deps.tenant, deps.config.sandbox);
+    const w = await history.find(args.auditId, deps.tenant, deps.config.sandbox);
     if (!w)
       throw new RefusalError(
         `No write with id ${JSON.stringify(args.auditId)} in this server's audit log. list_writes shows recent writes and their ids.`,

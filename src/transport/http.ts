@@ -151,12 +151,17 @@ class Endpoint {
     const seen = this.logRequest(req, res);
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") return reply(res, 200, { status: "ok" });
-    if (path === "/readyz")
-      return this.draining
-        ? reply(res, 503, { status: "draining" })
-        : this.configured
-          ? reply(res, 200, { status: "ready" })
-          : reply(res, 503, { status: "not configured: no provider has credentials" });
+    if (path === "/readyz") {
+      if (this.draining) return reply(res, 503, { status: "draining" });
+      if (!this.configured) return reply(res, 503, { status: "not configured: no provider has credentials" });
+      // Reads are still served while the database is down: ready, but degraded (writes are refused).
+      const down = this.runtime.database?.unavailable;
+      return reply(
+        res,
+        200,
+        down ? { status: "degraded", database: down, writes: "refused until the database is back" } : { status: "ready" },
+      );
+    }
     if (this.oauth && (path === "/.well-known/oauth-protected-resource/mcp" || path === "/.well-known/oauth-protected-resource")) {
       res.setHeader("cache-control", "public, max-age=300");
       return reply(res, 200, this.oauth.metadata());
@@ -451,6 +456,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   if (problems.length) throw new ConfigError(problems);
   const h = config.http;
   const endpoint = new Endpoint(config, logger);
+  await endpoint.runtime.start();
   const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
     endpoint.handle(req, res).catch((err: unknown) => {
       logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

@@ -16,6 +16,7 @@ export async function serveStdio(config: Config, logger: Logger, ready: string, 
       import("@modelcontextprotocol/server/stdio"),
     ]);
   const runtime = createRuntime(config, logger);
+  void runtime.start(); // the database (if any) connects while the host initializes
   const clients = createClients(config);
   const stopping = new AbortController();
   // One server per connection, pinned to the protocol generation the host opens with: a

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type Actor, type AuditLog, type AuditOutcome, type AuditRecord, type Confirmation, newAuditId } from "../audit/log.js";
+import { type Actor, type AuditOutcome, type AuditRecord, type AuditSink, type Confirmation, newAuditId } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
@@ -8,7 +8,7 @@ import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
 import { type ConfirmClaims, type ConfirmStates, MAX_CONFIRM_STATE_MS } from "./confirm-state.js";
 import { type Change, canonical } from "./diff.js";
-import type { RecordQueues } from "./lock.js";
+import type { RecordTurns } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";
 
 /**
@@ -60,9 +60,9 @@ export class ConfirmationNeeded extends Error {
 
 /** What the write path needs besides the tool's own dependencies. */
 export interface WriteServices {
-  audit: AuditLog | undefined;
+  audit: AuditSink | undefined;
   /** Writes to one record run one at a time (the runtime's queues). */
-  queues: RecordQueues;
+  queues: RecordTurns;
   previews: PreviewTokens;
   /** Seals and opens the state of a confirmation asked across round trips (MCP 2026-07-28). */
   confirmStates: ConfirmStates;
@@ -183,7 +183,8 @@ export async function executeWrite<Args, Rec>(
   let done: () => void;
   try {
     done = await services.queues.turn(key, ctx.signal);
-  } catch {
+  } catch (err) {
+    if (err instanceof RefusalError) throw err; // the database that serializes writes across replicas is down
     throw queueStopped(ctx, provider, tool);
   }
   try {
@@ -551,7 +552,7 @@ const OUTCOME_GRACE_MS = 2_000;
 /** Appends a record; without a log, nothing. Throws RefusalError when the log cannot be written. */
 async function appendOrFail(
   ctx: CallContext,
-  audit: AuditLog | undefined,
+  audit: AuditSink | undefined,
   record: AuditRecord,
   beforeWrite: boolean,
 ): Promise<string | undefined> {
@@ -561,6 +562,10 @@ async function appendOrFail(
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
+    if (audit.path.startsWith("PostgreSQL"))
+      throw new RefusalError(
+        `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Reads still work; try the write again when the database is back (ask the person who runs the server to check USERS_MCP_DATABASE_URL and the database).`,
+      );
     const fix = /timed out|has not returned|stopped:/.test(why)
       ? "put it on a local, responsive file system (not /proc or a stalled network mount)"
       : /symbolic link|FIFO|not a regular file/.test(why)
@@ -573,7 +578,7 @@ async function appendOrFail(
 }
 
 /** Appends an outcome after the upstream was touched: a failure is logged, not thrown (the write happened or not already). */
-async function appendQuietly(ctx: CallContext, deps: WriteDeps, audit: AuditLog | undefined, record: AuditRecord): Promise<boolean> {
+async function appendQuietly(ctx: CallContext, deps: WriteDeps, audit: AuditSink | undefined, record: AuditRecord): Promise<boolean> {
   if (!audit) return true;
   try {
     // The upstream was touched already: its outcome gets a short grace past the call's deadline (a

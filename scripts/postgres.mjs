@@ -1,0 +1,99 @@
+// A throwaway PostgreSQL for tests and the bench: Debian's server binaries, a cluster in a temp
+// directory, listening on a free loopback port, run as the unprivileged `postgres` user when this
+// process is root (PostgreSQL refuses to run as root). It holds one ordinary role, `users_mcp`, that
+// owns one database, `users_mcp`, as a deployment would give the server.
+//   const pg = await startPostgres(); pg.url ...; await pg.stop(); await pg.start(); await pg.destroy();
+// `npm run ensure:postgres` (scripts/ensure-postgres.mjs) installs the packages when they are missing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The directory of PostgreSQL's server binaries, or undefined when none is installed. */
+export function postgresBin() {
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions.length ? join(root, versions[0], "bin") : undefined;
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+export const PASSWORD = "users-mcp-test-password";
+
+export async function startPostgres() {
+  const bin = postgresBin();
+  if (!bin) throw new Error("PostgreSQL is not installed: run node scripts/ensure-postgres.mjs (apt-get install -y postgresql)");
+  const root = process.getuid?.() === 0;
+  const dir = mkdtempSync(join(tmpdir(), "users-mcp-pg-"));
+  const data = join(dir, "data");
+  const pwfile = join(dir, "pw");
+  writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+  if (root) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    chownSync(dir, uid, gid);
+    chownSync(pwfile, uid, gid);
+  }
+  chmodSync(dir, 0o700);
+  const as = (cmd, args, options = {}) => {
+    const [file, argv] = root ? ["runuser", ["-u", "postgres", "--", join(bin, cmd), ...args]] : [join(bin, cmd), args];
+    const r = spawnSync(file, argv, { encoding: "utf8", ...options });
+    if (r.status !== 0 && !options.allowFail) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
+    return r;
+  };
+  as("initdb", ["-D", data, "-U", "postgres", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+  const port = await freePort();
+  const start = () =>
+    as("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-t",
+      "30",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`,
+      "start",
+    ]);
+  start();
+  const psql = (sql, user = "postgres", db = "postgres") =>
+    spawnSync(join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
+      encoding: "utf8",
+      env: { ...process.env, PGPASSWORD: PASSWORD },
+    });
+  const must = (sql, user, db) => {
+    const r = psql(sql, user, db);
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  must(`CREATE ROLE users_mcp LOGIN PASSWORD '${PASSWORD}'`);
+  let databases = 0;
+  return {
+    port,
+    url: `postgres://users_mcp:${PASSWORD}@127.0.0.1:${port}/users_mcp`,
+    /** A fresh database owned by users_mcp; its URL. */
+    database(name = `users_mcp_${++databases}`) {
+      must(`CREATE DATABASE ${name} OWNER users_mcp`);
+      return `postgres://users_mcp:${PASSWORD}@127.0.0.1:${port}/${name}`;
+    },
+    /** Runs SQL (as users_mcp on `db` by default); { status, stdout, stderr }. */
+    psql: (sql, db, user = "users_mcp") => psql(sql, user, db),
+    stop: () => as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], { allowFail: true }),
+    start,
+    destroy() {
+      as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], { allowFail: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
