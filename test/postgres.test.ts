@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module shared with the bench, without types
 import { startPostgres } from "../scripts/postgres.mjs";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
-import { isolatedEnv, SERVER, sandboxEnv, until } from "./harness.js";
+import { isolatedEnv, SERVER, sandboxEnv } from "./harness.js";
 import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
 
 // Shared state in a real PostgreSQL (Debian's server, started here in a temp directory as the
