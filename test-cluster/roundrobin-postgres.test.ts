@@ -93,7 +93,8 @@ async function call(name: string, args: Record<string, unknown>) {
   return { status: res.status, replica: res.headers.get("x-users-mcp-replica") ?? "?", result: body.result };
 }
 const states = () =>
-  (sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance as { licensedStates?: string[] }).licensedStates ?? [];
+  (sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance as { licensedStates?: string[] } | undefined)
+    ?.licensedStates ?? [];
 
 describe("two replicas sharing PostgreSQL behind round-robin HAProxy", () => {
   it("8 parallel list edits to one record, spread over both replicas, all land", async () => {
@@ -124,8 +125,9 @@ describe("two replicas sharing PostgreSQL behind round-robin HAProxy", () => {
     await run;
     expect(refused.length).toBeGreaterThan(0);
     for (const text of refused) expect(text).toMatch(/database \(USERS_MCP_DATABASE_URL\)|PostgreSQL/);
-    const products = (sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance as { licensedProducts?: string[] })
-      .licensedProducts;
+    const products = (
+      sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance as { licensedProducts?: string[] } | undefined
+    )?.licensedProducts;
     expect(products).toEqual(expect.arrayContaining(applied));
     // After the outage, writes go through on both replicas without a restart.
     const after = await Promise.all(
