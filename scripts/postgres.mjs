@@ -30,7 +30,8 @@ const freePort = () =>
 
 export const PASSWORD = "users-mcp-test-password";
 
-export async function startPostgres() {
+/** `durable`: commits wait for the disk, as in production (the bench); tests skip that for speed. */
+export async function startPostgres({ durable = false } = {}) {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run node scripts/ensure-postgres.mjs (apt-get install -y postgresql)");
   const root = process.getuid?.() === 0;
@@ -63,7 +64,7 @@ export async function startPostgres() {
       "-t",
       "30",
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200${durable ? "" : " -c fsync=off -c synchronous_commit=off"}`,
       "start",
     ]);
   start();
