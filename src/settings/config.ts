@@ -502,7 +502,14 @@ export function sourceOf(config: Pick<Config, "sources">, name: string): string 
 
 /** The secret values in force (every setting the table marks secret), so that every output path can scrub them. */
 export function secretsOf(config: Config): string[] {
-  return config.secrets.filter((s) => s.length >= 4);
+  // The database URL's password is a secret of its own: a driver's message may quote it without the URL.
+  let password = "";
+  try {
+    password = config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : "";
+  } catch {
+    // not a URL that parses: the whole value is scrubbed as it is
+  }
+  return [...config.secrets, ...(password ? [password] : [])].filter((s) => s.length >= 4);
 }
 
 /** The three upstreams, named as in configuration. */
