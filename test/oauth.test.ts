@@ -31,11 +31,13 @@ let sandbox: Sandbox;
 let remote: Remote;
 let resource: string;
 let audit: string;
+let opaquePort: number;
 
 beforeAll(async () => {
   const port = await freePort();
+  opaquePort = await freePort();
   resource = `http://127.0.0.1:${port}/mcp`;
-  [oidc, sandbox] = await Promise.all([startOidc(resource), startSandbox()]);
+  [oidc, sandbox] = await Promise.all([startOidc(resource, [`http://127.0.0.1:${opaquePort}/mcp`]), startSandbox()]);
   audit = join(mkdtempSync(join(tmpdir(), "users-mcp-oauth-")), "audit.jsonl");
   remote = await startHttp(
     sandboxEnv(sandbox, {
@@ -140,6 +142,39 @@ describe("OAuth 2.1 protected resource", () => {
     const mine = auditLines().filter((l) => l.id === res.result.structuredContent.auditId);
     expect(mine.map((l) => l.phase)).toEqual(["intent", "outcome"]);
     for (const l of mine) expect(l.actor, JSON.stringify(mine)).toEqual({ sub: "machine", client_id: "machine" });
+  });
+
+  it("checks opaque access tokens through the issuer's introspection endpoint", async () => {
+    const opaqueResource = `http://127.0.0.1:${opaquePort}/mcp`;
+    const server = await startHttp(
+      sandboxEnv(sandbox, {
+        ...isolatedEnv(),
+        USERS_MCP_OAUTH_ISSUER: oidc.issuer,
+        USERS_MCP_PUBLIC_URL: `http://127.0.0.1:${opaquePort}`,
+        USERS_MCP_OAUTH_CLIENT_ID: "machine",
+        USERS_MCP_OAUTH_CLIENT_SECRET: "machine-secret-0123456789",
+        USERS_MCP_AUDIT_LOG: "off",
+      }),
+      ["--port", String(opaquePort)],
+    );
+    try {
+      const token = await oidc.token("users:read", opaqueResource);
+      expect(token.split(".").length).not.toBe(3);
+      const post = (t: string) =>
+        fetch(server.url, {
+          method: "POST",
+          headers: { ...MCP_HEADERS, "mcp-protocol-version": "2025-11-25", authorization: `Bearer ${t}` },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+        });
+      expect((await post(token)).status).toBe(200);
+      const unknown = await post("opaque-token-the-issuer-never-issued");
+      expect(unknown.status).toBe(401);
+      expect(unknown.headers.get("www-authenticate")).toMatch(/error="invalid_token", error_description="the token is not active"/);
+      // A JWT for the other resource is not accepted here either: its audience is not this resource.
+      expect((await post(await oidc.token("users:read"))).status).toBe(401);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("signs a person in with authorization code + PKCE through the SDK client, and records who wrote", async () => {
