@@ -231,8 +231,23 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     const wrongName = await modern(remote.url, "tools/call", { name: "get_current_user", arguments: {} }, { "mcp-name": "update_user" });
     expect(wrongName.status).toBe(400);
     expect(wrongName.body.error?.code).toBe(-32020);
-    const future = await modern(remote.url, "tools/list", {}, { "mcp-protocol-version": "2099-01-01" });
+    // The header names another version than the body: a mismatch (-32020).
+    const mismatch = await modern(remote.url, "tools/list", {}, { "mcp-protocol-version": "2099-01-01" });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error?.code).toBe(-32020);
+    // Both name a version this server does not speak: unsupported (-32022), with the versions it does.
+    const future = await fetch(remote.url, {
+      method: "POST",
+      headers: { ...MCP_HEADERS, "mcp-protocol-version": "2099-01-01", "mcp-method": "tools/list" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/list",
+        params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientCapabilities": {} } },
+      }),
+    });
     expect(future.status).toBe(400);
+    expect(await future.json()).toMatchObject({ error: { code: -32022, data: { supported: ["2026-07-28"] } } });
     expect((await modern(remote.url, "tools/list", {})).status).toBe(200);
   });
 
@@ -327,7 +342,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
   });
 
   it("subscriptions/listen is acknowledged and held open without taking an in-flight slot", async () => {
-    const controllers = Array.from({ length: 40 }, () => new AbortController());
+    const controllers = Array.from({ length: 200 }, () => new AbortController());
     const streams = await Promise.all(
       controllers.map((c) =>
         fetch(remote.url, {
@@ -350,7 +365,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     const reader = streams[0]?.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>;
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toContain("notifications/subscriptions/acknowledged");
-    // 40 idle listeners on a server that runs at most 16 calls at once: calls are still served.
+    // 200 idle listeners on a server that runs at most 16 calls at once: calls are still served.
     const calls = await Promise.all(
       Array.from({ length: 8 }, () => modern(remote.url, "tools/call", { name: "get_current_user", arguments: {} })),
     );
