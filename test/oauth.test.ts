@@ -86,6 +86,21 @@ describe("OAuth 2.1 protected resource", () => {
     }
   });
 
+  it("users-mcp doctor reads the issuer's metadata and names its keys", async () => {
+    const r = await promisify(execFile)(process.execPath, [SERVER, "doctor"], {
+      env: {
+        PATH: process.env.PATH,
+        ...isolatedEnv(),
+        ...sandboxEnv(sandbox),
+        USERS_MCP_OAUTH_ISSUER: oidc.issuer,
+        USERS_MCP_PUBLIC_URL: new URL(resource).origin,
+      } as NodeJS.ProcessEnv,
+    }).catch((e: { stdout: string }) => e);
+    expect(r.stdout).toContain(
+      `OAuth (--http): tokens from ${oidc.issuer} for ${resource}; issuer metadata read, keys at ${oidc.issuer}/jwks`,
+    );
+  });
+
   it("answers 401 with the metadata's address when no token is sent, and invalid_token for every bad one", async () => {
     const none = await rpc(INIT);
     expect(none.status).toBe(401);

@@ -150,6 +150,21 @@ function renderSettings(config: Config, settingsFile: string | undefined): strin
 async function renderWritePath(config: Config, write: (s: string) => void): Promise<boolean> {
   let broken = false;
   const lines = ["", `Confirmation of sensitive writes: ${config.confirm.mode} (timeout ${config.confirm.timeoutMs} ms)`];
+  if (config.http.oauth) {
+    const { OAuthResource } = await import("../transport/oauth.js");
+    const oauth = new OAuthResource(config.http.oauth);
+    try {
+      const meta = await oauth.issuerMetadata();
+      lines.push(
+        `OAuth (--http): tokens from ${oauth.issuer} for ${oauth.resource}; issuer metadata read, keys at ${meta.jwks_uri ?? "(none published: only opaque tokens, by introspection)"}${meta.introspection_endpoint && config.http.oauth.clientId ? "; opaque tokens introspected" : ""}`,
+      );
+    } catch (err) {
+      broken = true;
+      lines.push(
+        `OAuth (--http): the issuer ${oauth.issuer} cannot be read (${(err as Error).message}). No token can be checked until this is fixed.`,
+      );
+    }
+  }
   if (config.databaseUrl) {
     const { Database, SCHEMA_VERSION } = await import("../audit/database.js");
     const db = new Database(config.databaseUrl);
