@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module shared with the bench, without types
 import { startPostgres } from "../scripts/postgres.mjs";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { isolatedEnv, SERVER, sandboxEnv } from "./harness.js";
 import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
 
@@ -49,6 +50,32 @@ const call = async (server: Remote, name: string, args: Record<string, unknown>)
     (await res.json()) as { result: { isError?: boolean; content: Array<{ text: string }>; structuredContent?: Record<string, unknown> } }
   ).result;
 };
+/** One MCP 2026-07-28 tools/call, with the envelope and headers the spec asks for; its result. */
+async function modern(server: Remote, params: { name: string } & Record<string, unknown>) {
+  const res = await fetch(server.url, {
+    method: "POST",
+    headers: {
+      ...MCP_HEADERS,
+      authorization: "Bearer a-token-for-these-tests-0123",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": params.name,
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        ...params,
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+        },
+      },
+    }),
+  });
+  return ((await res.json()) as { result: Record<string, unknown> }).result;
+}
 const rows = (db: string, sql: string) => pg.psql(sql, db).stdout.trim();
 const licensedStates = () =>
   (sandbox.state.leadping.userFor(sandboxEnv(sandbox).LEADPING_API_TOKEN as string)?.compliance as { licensedStates?: string[] })
@@ -105,6 +132,30 @@ describe("shared state in PostgreSQL", () => {
     const token = (preview.structuredContent as { previewToken: string }).previewToken;
     const written = await call(b as Remote, "update_compliance", { ...change, previewToken: token });
     expect(written.structuredContent).toMatchObject({ applied: true });
+  });
+
+  it("an answered MCP 2026-07-28 confirmation writes once across replicas: a replay on another replica is refused", async () => {
+    const url = pg.database("answers");
+    const [a, b] = await Promise.all([
+      serve(url, { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" }),
+      serve(url, { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" }),
+    ]);
+    // A password change: it is always a change (never compared), so only the spent answer stops a replay.
+    const change = { name: "update_gdpr", arguments: { userId: SANDBOX_TWOSMS_USER_ID, password: "Replay-Proof-Passw0rd!" } };
+    const first = await modern(a as Remote, change);
+    expect(first.resultType).toBe("input_required");
+    const accept = { inputResponses: { confirm: { action: "accept", content: { confirm: true } } }, requestState: first.requestState };
+    const posts = () => sandbox.requests.filter((r) => r.provider === "twosms" && r.method === "POST" && r.path !== "/Token").length;
+    const before = posts();
+    expect((await modern(a as Remote, { ...change, ...accept })).structuredContent).toMatchObject({
+      applied: true,
+      confirmation: "accepted",
+    });
+    expect(posts()).toBe(before + 1);
+    const replay = await modern(b as Remote, { ...change, ...accept });
+    expect(replay.isError).toBe(true);
+    expect((replay.content as Array<{ text: string }>)[0]?.text).toMatch(/answer was used already/);
+    expect(posts()).toBe(before + 1);
   });
 
   it("with the database stopped, writes are refused naming it and nothing is sent; reads go on; writes resume when it is back", async () => {

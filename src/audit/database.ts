@@ -9,8 +9,8 @@ const MIGRATION_LOCK = 7_517_529_831;
 
 /**
  * Each migration, in order. Version 1: the audit table (append-only: no role may update, delete or
- * truncate it, enforced by triggers, and the server's own role gives up those rights), and the keys
- * table (the preview key replicas share).
+ * truncate it, enforced by triggers, and the server's own role gives up those rights), the keys table
+ * (the preview key replicas share), and the answered confirmations (a replayed answer writes once).
  */
 const MIGRATIONS: string[] = [
   `CREATE TABLE users_mcp_audit (
@@ -39,7 +39,8 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER users_mcp_audit_no_truncate BEFORE TRUNCATE ON users_mcp_audit
      FOR EACH STATEMENT EXECUTE FUNCTION users_mcp_audit_append_only();
    REVOKE UPDATE, DELETE, TRUNCATE ON users_mcp_audit FROM CURRENT_USER;
-   CREATE TABLE users_mcp_keys (name text PRIMARY KEY, value bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
+   CREATE TABLE users_mcp_keys (name text PRIMARY KEY, value bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+   CREATE TABLE users_mcp_answered (nonce text PRIMARY KEY, expires_at timestamptz NOT NULL);`,
 ];
 
 /** What a write is refused with while the database cannot be reached. */
@@ -159,9 +160,24 @@ export class Database {
     return this.key;
   }
 
+  /**
+   * Records a confirmation's nonce as answered, for every replica: false when one had already (a replay).
+   * Expired nonces are cleared as new ones come.
+   */
+  async answered(nonce: string, expires: number): Promise<boolean> {
+    await this.query("DELETE FROM users_mcp_answered WHERE expires_at < now() - interval '1 minute'");
+    const { rowCount } = await this.query("INSERT INTO users_mcp_answered (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
+      nonce,
+      new Date(expires).toISOString(),
+    ]);
+    return rowCount === 1;
+  }
+
   down(err: unknown): DatabaseUnavailable {
     const e = err instanceof DatabaseUnavailable ? err : new DatabaseUnavailable(words(err));
     this.problem = e.reason;
+    // When it is back it may not be the database it was (restored, or replaced): check the schema again.
+    this.migrated = undefined;
     return e;
   }
 

@@ -67,7 +67,8 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       ? new AuditLog(config.auditLog, (m) => logger.warn(m))
       : undefined;
   let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
-  const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key) });
+  const remember = database ? (nonce: string, expires: number) => database.answered(nonce, expires) : undefined;
+  const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key, remember) });
   return {
     config,
     logger,

@@ -47,7 +47,14 @@ export class ConfirmStates {
   /** Nonces of states already answered, until their expiry. */
   private readonly spent = new Map<string, number>();
 
-  constructor(previewKey: string | Buffer) {
+  /**
+   * `remember`, when replicas share a database: records a nonce as answered there, resolving false when
+   * another replica had recorded it already (a replay there).
+   */
+  constructor(
+    previewKey: string | Buffer,
+    private readonly remember?: (nonce: string, expires: number) => Promise<boolean>,
+  ) {
     const ikm = typeof previewKey === "string" ? Buffer.from(previewKey, "utf8") : previewKey;
     this.key = Buffer.from(hkdfSync("sha256", ikm, Buffer.alloc(0), "users-mcp/requestState/v1", 32));
   }
@@ -85,11 +92,11 @@ export class ConfirmStates {
     return this.spent.has(claims.n);
   }
 
-  /** Marks a state answered; false when it was answered already (a replay). */
-  spend(claims: ConfirmClaims, now = Date.now()): boolean {
+  /** Marks a state answered, here and in the shared database if any; false when it was answered already (a replay). */
+  async spend(claims: ConfirmClaims, now = Date.now()): Promise<boolean> {
     if (this.spent.size > 1_000) for (const [n, x] of this.spent) if (x < now) this.spent.delete(n);
     if (this.spent.has(claims.n)) return false;
     this.spent.set(claims.n, claims.x);
-    return true;
+    return this.remember ? this.remember(claims.n, claims.x) : true;
   }
 }

@@ -337,7 +337,7 @@ async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, cur
  * while the person decides: not the record's turn, not a connection); the retry brings the answer,
  * which counts once.
  */
-function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question: string): Confirmation {
+async function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question: string): Promise<Confirmation> {
   const { services } = run;
   const answered = run.answered;
   if (!answered || answered.answer === "missing") {
@@ -352,7 +352,7 @@ function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question
     };
     throw new ConfirmationNeeded(question, services.confirmStates.seal(claims, run.deps.config.confirm.timeoutMs));
   }
-  if (!services.confirmStates.spend(answered.claims)) throw answeredAlready(run.tool);
+  if (!(await services.confirmStates.spend(answered.claims))) throw answeredAlready(run.tool);
   return answered.answer;
 }
 
