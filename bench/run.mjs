@@ -498,7 +498,7 @@ const cold = await coldStarts();
 log(`per call: ${ROUNDS} round(s) of ${SEQ_CALLS} sequential + ${CONC_CALLS} at ${CONCURRENCY} concurrent...`);
 const calls = await perCall();
 log(`memory: RSS after start, after ${MEMORY_CALLS} and after ${2 * MEMORY_CALLS} calls...`);
-const mem = { sdk: await memory(SERVERS.sdk), ours: await memory(SERVERS.ours) };
+const mem = { sdk: await memory(SERVERS.sdk), sdk2: await memory(SERVERS.sdk2), ours: await memory(SERVERS.ours) };
 log(
   `writes: ${ROUNDS} round(s) of ${WRITE_CALLS} sequential update_user calls, then ${WRITE_CALLS} by ${WRITERS} parallel writers on one record...`,
 );
@@ -523,6 +523,7 @@ const ratios = {
   throughputVsSdk: calls.ours.throughput / calls.sdk.throughput,
   rssVsSdk: mem.ours.afterCalls / mem.sdk.afterCalls,
   rssSteadyVsSdk: mem.ours.afterMoreCalls / mem.sdk.afterMoreCalls,
+  rssVsSdk2: mem.ours.afterCalls / mem.sdk2.afterCalls,
   writeP50AuditedVsOff: write.audited.p50 / write.unaudited.p50,
   sameRecordAuditedVsOff: write.audited.sameRecordPerSecond / write.unaudited.sameRecordPerSecond,
   writeP50DatabaseVsFile: write.database ? write.database.p50 / write.audited.p50 : undefined,
@@ -536,6 +537,7 @@ const targets = [
   ["p50 per call ours/sdk v2", ratios.p50VsSdk2, "<=", 1.0],
   ["throughput ours/sdk", ratios.throughputVsSdk, ">=", 0.8],
   ["RSS after calls ours/sdk", ratios.rssVsSdk, "<=", 1.2],
+  ["RSS after calls ours/sdk v2", ratios.rssVsSdk2, "<=", 1.2],
   ["HTTP p50 ours/sdk", ratios.httpP50VsSdk, "<=", 1.5],
   ["HTTP throughput ours/sdk", ratios.httpThroughputVsSdk, ">=", 0.8],
 ];
@@ -569,6 +571,7 @@ const rows = [
   "",
   `RSS of the server process after start -> after ${MEMORY_CALLS} calls -> after ${2 * MEMORY_CALLS} calls`,
   `  (b) one-tool SDK server   ${mib(mem.sdk.afterStart)} -> ${mib(mem.sdk.afterCalls)} -> ${mib(mem.sdk.afterMoreCalls)}`,
+  `  (b2) the same on SDK v2   ${mib(mem.sdk2.afterStart)} -> ${mib(mem.sdk2.afterCalls)} -> ${mib(mem.sdk2.afterMoreCalls)}   c/b2 ${ratios.rssVsSdk2.toFixed(2)}`,
   `  (c) users-mcp             ${mib(mem.ours.afterStart)} -> ${mib(mem.ours.afterCalls)} -> ${mib(mem.ours.afterMoreCalls)}   c/b ${ratios.rssVsSdk.toFixed(2)}, then ${ratios.rssSteadyVsSdk.toFixed(2)}`,
   "",
   `update_user (read, merge, write; confirmation off): sequential p50/p99 (${WRITE_CALLS} calls), same-record writes/s with ${WRITERS} parallel writers`,
