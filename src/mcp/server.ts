@@ -1,6 +1,7 @@
 import {
   type CallToolResult,
   type ClientCapabilities,
+  type InputRequiredResult,
   inputRequired,
   inputResponse,
   type RequestId,
@@ -90,7 +91,7 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
 
   server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));
 
-  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
     const name = request.params.name;
     const { all, tools, byName } = await load();
     const tool = byName.get(name);
@@ -153,7 +154,7 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
         return inputRequired({
           inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: err.question, requestedSchema: CONFIRM_SCHEMA }) },
           requestState: err.state,
-        }) as unknown as CallToolResult;
+        });
       }
       return failed(err);
     } finally {
@@ -249,7 +250,7 @@ function personFor(server: Server, ctx: ServerContext, config: Config, validator
     const state = ctx.mcpReq.requestState();
     return { kind: "rounds", retry: typeof state === "string" ? { state, answer: answerIn(ctx) } : undefined };
   }
-  if (!server.getClientCapabilities()?.elicitation?.form) return { kind: "none" };
+  if (!canElicitForm(server.getClientCapabilities())) return { kind: "none" };
   const requestId: RequestId = ctx.mcpReq.id;
   return {
     kind: "push",
