@@ -19,7 +19,7 @@ import { expect } from "vitest";
 import { createClients } from "../src/client/index.js";
 import { createLogger } from "../src/kernel/log.js";
 import { setServerSecrets } from "../src/kernel/redact.js";
-import { connectServer } from "../src/mcp/arguments.js";
+import { keepingReservedKeys } from "../src/mcp/arguments.js";
 import { createRuntime, type Runtime } from "../src/mcp/runtime.js";
 import { createServer } from "../src/mcp/server.js";
 import { SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions, startSandbox } from "../src/sandbox/index.js";
@@ -91,7 +91,7 @@ export async function startHarness(
   const server = createServer({ runtime, clients });
   const client = makeClient("users-mcp-tests", options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await Promise.all([connectServer(server, serverSide), client.connect(clientSide)]);
+  await Promise.all([server.connect(keepingReservedKeys(serverSide)), client.connect(clientSide)]);
   await client.listTools(); // the SDK client validates structuredContent against schemas it has listed
   return {
     client,

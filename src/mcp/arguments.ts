@@ -1,4 +1,4 @@
-import type { Server, Transport } from "@modelcontextprotocol/server";
+import type { Transport } from "@modelcontextprotocol/server";
 import { InputError } from "../client/errors.js";
 import { formatPath } from "./explain.js";
 
@@ -41,14 +41,10 @@ export function keepReservedKeys<M>(message: M): M {
   return message;
 }
 
-/** Connects a server to a transport, with reserved argument keys kept for the argument check. */
-export async function connectServer(server: Server, transport: Transport): Promise<void> {
-  await server.connect(keepingReservedKeys(transport));
-}
-
 /**
  * A transport whose inbound messages keep reserved argument keys for the argument check: for the
- * serving entries (stdio's `serveStdio`), which own the transport and hand its messages on.
+ * serving entries (stdio's `serveStdio`), which own the transport and hand its messages on, and for a
+ * server connected to a transport directly.
  */
 export function keepingReservedKeys<T extends Transport>(transport: T): T {
   let deliver: Transport["onmessage"];

@@ -12,7 +12,7 @@ import { type Clients, createClients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
 import { redact } from "../kernel/redact.js";
-import { connectServer, keepReservedKeys } from "../mcp/arguments.js";
+import { keepReservedKeys } from "../mcp/arguments.js";
 import { createRuntime, type Runtime } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
 import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
@@ -359,7 +359,7 @@ class Endpoint {
         void transport.close();
         void server.close();
       });
-      await connectServer(server, transport);
+      await server.connect(transport); // the message's reserved keys were kept above
       response = await transport.handleRequest(request, { parsedBody: message });
     } else {
       this.callers.set(request, caller);
