@@ -358,7 +358,7 @@ async function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, qu
 
 const answeredAlready = (tool: string) =>
   new RefusalError(
-    `Refused: this person's answer was used already (the retry carried a requestState that was answered before). Nothing was written again. To make another change, call ${tool} again without requestState.`,
+    `Refused: this person's answer was used already (the retry carried a requestState that was answered before). Nothing was written again. Read the record to see the change that answer made; for another change, make a new ${tool} call.`,
   );
 
 /** The answer a 2026-07-28 retry brings, once its state is this server's, unexpired, and about this very call. */
@@ -366,7 +366,7 @@ function openAnswer<Args, Rec>(run: Run<Args, Rec>): Run<Args, Rec>["answered"] 
   const person = run.services.person;
   if (person.kind !== "rounds" || !person.retry) return undefined;
   const claims = run.services.confirmStates.open(person.retry.state);
-  const again = `Nothing was written. Call ${run.tool} again without requestState to ask the person again.`;
+  const again = `Nothing was written. To ask the person again, call ${run.tool} afresh with the same arguments (a new call, not a retry of this one).`;
   if (claims === "malformed") throw new RefusalError(`Refused: the requestState of this retry is not one this server issued. ${again}`);
   if (claims === "foreign")
     throw new RefusalError(
@@ -402,7 +402,7 @@ async function checkAnswered<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec
     [
       "Conflict: the record changed while the person was being asked, so nothing was written.",
       ...moved.map((f) => `- ${f}: ${show(seen[f])} when asked, ${show(plan.seen[f])} now`),
-      `Read the record again, and call ${run.tool} again (without requestState) if the change is still wanted: the person is asked about the new values.`,
+      `Read the record again, and if the change is still wanted make a new ${run.tool} call: the person is asked about the new values.`,
     ].join("\n"),
   );
 }
