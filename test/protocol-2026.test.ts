@@ -103,10 +103,19 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
   it("the 1.x client speaks 2025-11-25 (initialize) as before", async () => {
     const asked: string[] = [];
     const client = v1Client("accept", asked);
-    if (transport === "stdio") await client.connect(new StdioV1(stdioParams()));
-    else await client.connect(new HttpV1(new URL(remote?.url as string)));
+    const wire = transport === "stdio" ? new StdioV1(stdioParams()) : new HttpV1(new URL(remote?.url as string));
+    // The 1.x client hands the version the server's initialize answered with to its transport.
+    let negotiated: string | undefined;
+    const hand = (wire as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.bind(wire);
+    Object.assign(wire, {
+      setProtocolVersion: (v: string) => {
+        negotiated = v;
+        hand?.(v);
+      },
+    });
+    await client.connect(wire);
     try {
-      expect((client.transport as { protocolVersion?: string } | undefined)?.protocolVersion ?? "2025-11-25").toBe("2025-11-25");
+      expect(negotiated).toBe("2025-11-25");
       expect((await client.listTools()).tools).toHaveLength(9);
       const written = (await client.callTool(WITHDRAW)) as AnyResult;
       expect(written.isError).toBeFalsy();
