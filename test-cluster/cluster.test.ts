@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS, type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { modernPost } from "../test/http-harness.js";
 
 const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 const HAPROXY_CFG = fileURLToPath(new URL("../deploy/haproxy.cfg", import.meta.url));
@@ -130,39 +131,10 @@ async function rpc(message: unknown, tenant?: string): Promise<{ status: number;
   return { status: res.status, replica: res.headers.get("x-users-mcp-replica") ?? "?", body };
 }
 
-/** One MCP 2026-07-28 tools/call through HAProxy: the `_meta` envelope and the headers the spec asks for. */
+/** One MCP 2026-07-28 tools/call through HAProxy, with a tenant's credential header. */
 async function modernCall(params: { name: string } & Record<string, unknown>, tenant: string) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": params.name,
-      authorization: `Bearer ${TOKEN}`,
-      "x-leadping-token": tenant,
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        ...params,
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientInfo": { name: "cluster-tests", version: "1" },
-          "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
-        },
-      },
-    }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  return {
-    status: res.status,
-    replica: res.headers.get("x-users-mcp-replica") ?? "?",
-    body: (await res.json()) as Record<string, unknown>,
-  };
+  const r = await modernPost(url, "tools/call", params, { authorization: `Bearer ${TOKEN}`, "x-leadping-token": tenant });
+  return { status: r.status, replica: r.headers.get("x-users-mcp-replica") ?? "?", body: r.body as Record<string, unknown> };
 }
 
 const call = (tool: string, args: Record<string, unknown>, tenant?: string, id = 1) =>

@@ -68,3 +68,29 @@ export const jsonLines = (lines: string[]) =>
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The `_meta` envelope an MCP 2026-07-28 request carries: protocol version, client, capabilities (form elicitation). */
+export const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+  "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+};
+
+/**
+ * One MCP 2026-07-28 request on the wire: the `_meta` envelope, and the headers the spec asks for
+ * (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` for a tool call); `headers` add to or override them.
+ */
+export async function modernPost(url: string, method: string, params: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const name: Record<string, string> = typeof params.name === "string" ? { "mcp-name": params.name } : {};
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { ...MCP_HEADERS, "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...name, ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id: Math.floor(Math.random() * 1e9), method, params: { ...params, _meta: MODERN_META } }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } },
+  };
+}

@@ -6,7 +6,7 @@ import { startPostgres } from "../scripts/postgres.mjs";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { isolatedEnv, SERVER, sandboxEnv } from "./harness.js";
-import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
+import { MCP_HEADERS, modernPost, type Remote, startHttp } from "./http-harness.js";
 
 // Shared state in a real PostgreSQL (Debian's server, started here in a temp directory as the
 // unprivileged postgres user), used by the server's own ordinary role that owns its database.
@@ -50,32 +50,12 @@ const call = async (server: Remote, name: string, args: Record<string, unknown>)
     (await res.json()) as { result: { isError?: boolean; content: Array<{ text: string }>; structuredContent?: Record<string, unknown> } }
   ).result;
 };
-/** One MCP 2026-07-28 tools/call, with the envelope and headers the spec asks for; its result. */
-async function modern(server: Remote, params: { name: string } & Record<string, unknown>) {
-  const res = await fetch(server.url, {
-    method: "POST",
-    headers: {
-      ...MCP_HEADERS,
-      authorization: "Bearer a-token-for-these-tests-0123",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": params.name,
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        ...params,
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
-        },
-      },
-    }),
-  });
-  return ((await res.json()) as { result: Record<string, unknown> }).result;
-}
+/** One MCP 2026-07-28 tools/call through the endpoint token; its result. */
+const modern = async (server: Remote, params: { name: string } & Record<string, unknown>) =>
+  (await modernPost(server.url, "tools/call", params, { authorization: "Bearer a-token-for-these-tests-0123" })).body.result as Record<
+    string,
+    unknown
+  >;
 const rows = (db: string, sql: string) => pg.psql(sql, db).stdout.trim();
 const licensedStates = () =>
   (sandbox.state.leadping.userFor(sandboxEnv(sandbox).LEADPING_API_TOKEN as string)?.compliance as { licensedStates?: string[] })

@@ -11,7 +11,7 @@ import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { isolatedEnv, SERVER } from "./harness.js";
-import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
+import { MCP_HEADERS, MODERN_META, modernPost, type Remote, startHttp } from "./http-harness.js";
 
 // MCP 2026-07-28 and 2025 side by side: the SDK's 1.x client (2025, `initialize`) and its 2.x client
 // (2026-07-28 through `server/discover`), each over stdio and HTTP against the built server, and
@@ -155,32 +155,6 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
   });
 });
 
-/** One MCP 2026-07-28 request on the wire: the `_meta` envelope and the headers the spec asks for. */
-async function modern(url: string, method: string, params: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const name: Record<string, string> = typeof params.name === "string" ? { "mcp-name": params.name } : {};
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { ...MCP_HEADERS, "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...name, ...headers },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: Math.floor(Math.random() * 1e9),
-      method,
-      params: {
-        ...params,
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-          "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
-        },
-      },
-    }),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } },
-  };
-}
-
 const accept = { confirm: { action: "accept", content: { confirm: true } } };
 const gdpr = (email: string) => ({ name: "update_gdpr", arguments: { userId: SANDBOX_TWOSMS_USER_ID, emailAddress: email } });
 const textOf = (r: Record<string, unknown> | undefined) => ((r?.content as Array<{ text: string }> | undefined)?.[0]?.text ?? "") as string;
@@ -205,7 +179,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
   });
 
   async function ask(server: Remote, call = gdpr("first@example.org")) {
-    const first = await modern(server.url, "tools/call", call);
+    const first = await modernPost(server.url, "tools/call", call);
     expect(first.status).toBe(200);
     expect(first.body.result).toMatchObject({ resultType: "input_required" });
     const requests = first.body.result?.inputRequests as Record<string, { method: string; params: { message: string } }> | undefined;
@@ -215,11 +189,11 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
   }
 
   it("discover answers with 2026-07-28, the server's capabilities, and cache fields; tools/list is cacheable and in a fixed order", async () => {
-    const discover = await modern(remote.url, "server/discover", {});
+    const discover = await modernPost(remote.url, "server/discover", {});
     expect(discover.body.result).toMatchObject({ supportedVersions: ["2026-07-28"], resultType: "complete", capabilities: { tools: {} } });
     expect(typeof discover.body.result?.ttlMs).toBe("number");
-    const a = await modern(remote.url, "tools/list", {});
-    const b = await modern(remote.url, "tools/list", {});
+    const a = await modernPost(remote.url, "tools/list", {});
+    const b = await modernPost(remote.url, "tools/list", {});
     expect(a.body.result).toMatchObject({ resultType: "complete", ttlMs: 300_000, cacheScope: "public" });
     expect(JSON.stringify(a.body.result?.tools)).toBe(JSON.stringify(b.body.result?.tools));
   });
@@ -237,11 +211,16 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: { code: number } }).error.code).toBe(-32020);
-    const wrongName = await modern(remote.url, "tools/call", { name: "get_current_user", arguments: {} }, { "mcp-name": "update_user" });
+    const wrongName = await modernPost(
+      remote.url,
+      "tools/call",
+      { name: "get_current_user", arguments: {} },
+      { "mcp-name": "update_user" },
+    );
     expect(wrongName.status).toBe(400);
     expect(wrongName.body.error?.code).toBe(-32020);
     // The header names another version than the body: a mismatch (-32020).
-    const mismatch = await modern(remote.url, "tools/list", {}, { "mcp-protocol-version": "2099-01-01" });
+    const mismatch = await modernPost(remote.url, "tools/list", {}, { "mcp-protocol-version": "2099-01-01" });
     expect(mismatch.status).toBe(400);
     expect(mismatch.body.error?.code).toBe(-32020);
     // Both name a version this server does not speak: unsupported (-32022), with the versions it does.
@@ -257,17 +236,17 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     });
     expect(future.status).toBe(400);
     expect(await future.json()).toMatchObject({ error: { code: -32022, data: { supported: ["2026-07-28"] } } });
-    expect((await modern(remote.url, "tools/list", {})).status).toBe(200);
+    expect((await modernPost(remote.url, "tools/list", {})).status).toBe(200);
   });
 
   it("accept writes exactly once; the same state again writes nothing", async () => {
     const before = upstreamWrites();
     const { state, message } = await ask(remote, gdpr("once@example.org"));
     expect(message).toMatch(/^Change emailAddress for Priya Shah on 2SMS\?/);
-    const done = await modern(remote.url, "tools/call", { ...gdpr("once@example.org"), inputResponses: accept, requestState: state });
+    const done = await modernPost(remote.url, "tools/call", { ...gdpr("once@example.org"), inputResponses: accept, requestState: state });
     expect(done.body.result?.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
     expect(upstreamWrites()).toBe(before + 1);
-    const replay = await modern(remote.url, "tools/call", { ...gdpr("once@example.org"), inputResponses: accept, requestState: state });
+    const replay = await modernPost(remote.url, "tools/call", { ...gdpr("once@example.org"), inputResponses: accept, requestState: state });
     expect(replay.body.result?.isError).toBe(true);
     expect(textOf(replay.body.result)).toMatch(/answer was used already.*Nothing was written again/);
     expect(upstreamWrites()).toBe(before + 1);
@@ -277,23 +256,27 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     const before = upstreamWrites();
     const { state } = await ask(remote, gdpr("tamper@example.org"));
     const flipped = `${state.slice(0, -6)}${state.slice(-6, -5) === "A" ? "B" : "A"}${state.slice(-5)}`;
-    const tampered = await modern(remote.url, "tools/call", {
+    const tampered = await modernPost(remote.url, "tools/call", {
       ...gdpr("tamper@example.org"),
       inputResponses: accept,
       requestState: flipped,
     });
     expect(textOf(tampered.body.result)).toMatch(/does not open under this server's key.*USERS_MCP_PREVIEW_KEY/);
-    const garbage = await modern(remote.url, "tools/call", {
+    const garbage = await modernPost(remote.url, "tools/call", {
       ...gdpr("tamper@example.org"),
       inputResponses: accept,
       requestState: "hello",
     });
     expect(textOf(garbage.body.result)).toMatch(/not one this server issued/);
     // Another server (its own random key) cannot open this one's state.
-    const foreign = await modern(other.url, "tools/call", { ...gdpr("tamper@example.org"), inputResponses: accept, requestState: state });
+    const foreign = await modernPost(other.url, "tools/call", {
+      ...gdpr("tamper@example.org"),
+      inputResponses: accept,
+      requestState: state,
+    });
     expect(textOf(foreign.body.result)).toMatch(/does not open under this server's key/);
     // The state of one change does not carry another.
-    const misapplied = await modern(remote.url, "tools/call", {
+    const misapplied = await modernPost(remote.url, "tools/call", {
       ...gdpr("other@example.org"),
       inputResponses: accept,
       requestState: state,
@@ -303,7 +286,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     // An answer after USERS_MCP_CONFIRM_TIMEOUT_MS is too late.
     const late = await ask(short, gdpr("late@example.org"));
     await new Promise((r) => setTimeout(r, 400));
-    const expired = await modern(short.url, "tools/call", {
+    const expired = await modernPost(short.url, "tools/call", {
       ...gdpr("late@example.org"),
       inputResponses: accept,
       requestState: late.state,
@@ -321,7 +304,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     expect(meanwhile.structuredContent).toMatchObject({ applied: true });
     await legacy.close();
     const before = upstreamWrites();
-    const retry = await modern(remote.url, "tools/call", { ...gdpr("moved@example.org"), inputResponses: accept, requestState: state });
+    const retry = await modernPost(remote.url, "tools/call", { ...gdpr("moved@example.org"), inputResponses: accept, requestState: state });
     expect(retry.body.result?.isError).toBe(true);
     expect(textOf(retry.body.result)).toMatch(/^Conflict: the record changed while the person was being asked/);
     expect(textOf(retry.body.result)).toMatch(/- emailAddress: "[^"]+" when asked, "meanwhile@example\.org" now/);
@@ -332,11 +315,11 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
   it("a retry without an answer is asked again; declined and cancelled are recorded and write nothing", async () => {
     const before = upstreamWrites();
     const { state } = await ask(remote, gdpr("quiet@example.org"));
-    const again = await modern(remote.url, "tools/call", { ...gdpr("quiet@example.org"), requestState: state });
+    const again = await modernPost(remote.url, "tools/call", { ...gdpr("quiet@example.org"), requestState: state });
     expect(again.body.result).toMatchObject({ resultType: "input_required" });
     for (const action of ["decline", "cancel"] as const) {
       const asked = await ask(remote, gdpr("quiet@example.org"));
-      const answered = await modern(remote.url, "tools/call", {
+      const answered = await modernPost(remote.url, "tools/call", {
         ...gdpr("quiet@example.org"),
         inputResponses: { confirm: { action } },
         requestState: asked.state,
@@ -376,7 +359,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     expect(new TextDecoder().decode(value)).toContain("notifications/subscriptions/acknowledged");
     // 200 idle listeners on a server that runs at most 16 calls at once: calls are still served.
     const calls = await Promise.all(
-      Array.from({ length: 8 }, () => modern(remote.url, "tools/call", { name: "get_current_user", arguments: {} })),
+      Array.from({ length: 8 }, () => modernPost(remote.url, "tools/call", { name: "get_current_user", arguments: {} })),
     );
     expect(calls.every((c) => c.status === 200 && !c.body.result?.isError)).toBe(true);
     for (const c of controllers) c.abort();
@@ -407,12 +390,7 @@ class RawStdio {
   request(method: string, params: Record<string, unknown>): Promise<{ result?: Record<string, unknown>; error?: unknown }> {
     const id = this.nextId++;
     const answered = new Promise<{ result?: Record<string, unknown>; error?: unknown }>((resolve) => this.waiting.set(id, resolve));
-    const _meta = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: "raw-stdio", version: "1" },
-      "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
-    };
-    this.child.stdin?.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } })}\n`);
+    this.child.stdin?.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: MODERN_META } })}\n`);
     return answered;
   }
 
