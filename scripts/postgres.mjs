@@ -3,7 +3,7 @@
 // process is root (PostgreSQL refuses to run as root). It holds one ordinary role, `users_mcp`, that
 // owns one database, `users_mcp`, as a deployment would give the server.
 //   const pg = await startPostgres(); pg.url ...; await pg.stop(); await pg.start(); await pg.destroy();
-// `npm run ensure:postgres` (scripts/ensure-postgres.mjs) installs the packages when they are missing.
+// scripts/ensure-postgres.mjs (run by `npm test` and `npm run test:cluster`) installs the packages when they are missing.
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
