@@ -1,6 +1,7 @@
 // Instructions per call, counted by valgrind's callgrind: unlike times, the count barely moves with
 // whatever else a shared machine is doing, so it shows a per-call change of a few percent that the
-// throughput rounds of bench/run.mjs cannot. Compares (b) the one-tool SDK server with (c) this server.
+// throughput rounds of bench/run.mjs cannot. Compares (b) the one-tool SDK server, (b2) the same on the
+// SDK's v2 line, and (c) this server.
 //
 //   npm run bench:instructions [-- --calls 500] [-- --warmup 1500]   (needs valgrind and a build)
 //
@@ -23,7 +24,11 @@ const option = (name, fallback) => {
 const CALLS = option("calls", 500);
 const WARMUP = option("warmup", 1500);
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const SERVERS = { sdk: here("./fixtures/sdk-one-tool.mjs"), ours: here("../dist/index.js") };
+const SERVERS = {
+  sdk: here("./fixtures/sdk-one-tool.mjs"),
+  sdk2: here("./fixtures/sdk2-one-tool.mjs"),
+  ours: here("../dist/index.js"),
+};
 
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
@@ -86,9 +91,11 @@ async function measure(script) {
 const log = (line) => process.stderr.write(`${line}\n`);
 log(`callgrind: ${WARMUP} warm-up calls, then ${CALLS} measured calls per server (a few minutes)...`);
 const sdk = await measure(SERVERS.sdk);
+const sdk2 = await measure(SERVERS.sdk2);
 const ours = await measure(SERVERS.ours);
 await sandbox.close();
 const k = (n) => `${Math.round(n / 1000)}k`;
 console.log(`instructions per get_current_user call, main thread, node ${process.version}`);
 console.log(`  (b) one-tool SDK server   ${k(sdk)}`);
-console.log(`  (c) users-mcp             ${k(ours)}   c/b ${(ours / sdk).toFixed(2)}`);
+console.log(`  (b2) the same on SDK v2   ${k(sdk2)}`);
+console.log(`  (c) users-mcp             ${k(ours)}   c/b ${(ours / sdk).toFixed(2)}, c/b2 ${(ours / sdk2).toFixed(2)}`);
