@@ -348,6 +348,7 @@ class Endpoint {
         shutdown: this.stopping.signal,
         tenant: caller.tenant,
         actor: caller.actor,
+        legacyAsk: "none",
       });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.once("close", () => {
