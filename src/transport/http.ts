@@ -396,6 +396,7 @@ class Endpoint {
         shutdown: this.stopping.signal,
         tenant: caller.tenant,
         actor: caller.actor,
+        legacyAsk: "none",
         allows: caller.allows,
       });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
