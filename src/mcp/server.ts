@@ -44,6 +44,11 @@ export interface ServerDeps {
    * (stdio, the default), or not at all (stateless HTTP).
    */
   legacyAsk?: "connection" | "none";
+  /**
+   * Which tools the caller may use (OAuth scopes): tools/list shows only those, as if the rest did not
+   * exist, and a call to another is refused. Undefined: every tool this configuration exposes.
+   */
+  allows?: ((tool: string) => boolean) | undefined;
 }
 
 const INSTRUCTIONS = [
@@ -58,6 +63,7 @@ const INSTRUCTIONS = [
 
 /** How long a client may keep the tool list and the discover result: the list changes only with the server's settings. */
 const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
+const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
 
 /**
  * Builds the MCP server with the tools this configuration allows: one instance per stdio connection
@@ -69,8 +75,14 @@ const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
+<<<<<<< HEAD
 export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection" }: ServerDeps): Server {
   const { logger } = runtime;
+=======
+export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection", allows }: ServerDeps): Server {
+  const { config, logger } = runtime;
+  const load = runtime.catalog;
+>>>>>>> main
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
   const validator = new LazyJsonSchemaValidator();
   const server = new Server(
@@ -79,16 +91,105 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
       capabilities: { tools: { listChanged: false } },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
-      cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
+      // A list filtered by the caller's scopes is that caller's: no shared cache may hand it to another.
+      cacheHints: allows
+        ? { "tools/list": PRIVATE_LIST_CACHE, "server/discover": LIST_CACHE }
+        : { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
       // A confirmation over 2025 stdio is asked as a request of the server's (personFor), not through the SDK's shim.
       inputRequired: { legacyShim: false },
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-  server.setRequestHandler("tools/list", async () => ({ tools: (await runtime.catalog()).listing }));
+<<<<<<< HEAD
+  server.setRequestHandler("tools/list", async () => (tools: (await runtime.catalog()).listing ));
 
   const call: CallScope = { runtime, clients, shutdown, tenant, actor, legacyAsk, server, validator };
   server.setRequestHandler("tools/call", (request, extra) => callTool(call, request.params, extra));
+=======
+  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => {
+    const { previews, confirmStates } = await keysOrRefusal(runtime);
+    return {
+      previews,
+      audit: runtime.audit,
+      queues: runtime.queues,
+      confirmer: confirmerFor(server, ctx, { states: confirmStates, config, validator, caller: { tenant, actor }, legacyAsk }),
+      client: clientOf(server, ctx),
+      tenant,
+      actor,
+    };
+  };
+
+  server.setRequestHandler("tools/list", async () => {
+    const { listing } = await load();
+    return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
+  });
+
+  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
+    const name = request.params.name;
+    const { all, tools, byName } = await load();
+    const tool = byName.get(name);
+    if (allows && !allows(name))
+      return errorResult(
+        `${stripInvisible(name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
+      );
+    if (!tool) return errorResult(unavailableTool(name, tools, all, config));
+
+    const started = Date.now();
+    const ctx = runtime.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
+    const failed = (err: unknown): CallToolResult => {
+      logFailure(logger, name, err, Date.now() - started, (text) => ctx.scrub(text));
+      if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
+        return errorResult(
+          `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
+          config.sandbox,
+        );
+      }
+      return errorResult(describeError(err, tool, config), config.sandbox, ctx);
+    };
+    runtime.busy.add();
+    try {
+      const args = request.params.arguments ?? {};
+      const shapeError = checkArgumentShape(args);
+      if (shapeError) throw shapeError;
+      if (tool.refusedFields) {
+        const reasons = tool.refusedFields;
+        const refused = Object.keys(args)
+          .filter((k) => Object.hasOwn(reasons, k))
+          .map((k) => ({ field: k, message: reasons[k] ?? "" }));
+        if (refused.length) throw new InputError(refused);
+      }
+      let input: unknown = args; // arguments that already are what the schema describes need no copy
+      if (!parsesAsIs(tool.input, args)) {
+        const parsed = tool.input.safeParse(args);
+        if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
+        input = parsed.data;
+      }
+      const deps = tool.annotations.readOnlyHint
+        ? { config, clients, logger, history: runtime.history, tenant }
+        : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra) };
+      const handled: unknown = await tool.handler(input, ctx, deps);
+      if (handled instanceof PendingQuestion) {
+        logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
+        return askAndComeBack(handled);
+      }
+      const output = cleanOutput(handled, ctx.secrets);
+      logger.info(`${name}: ok`, { ms: Date.now() - started });
+      // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
+      const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
+      if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
+      return {
+        content,
+        structuredContent: output as Record<string, unknown>,
+        ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
+      };
+    } catch (err) {
+      return failed(err);
+    } finally {
+      ctx.dispose();
+      runtime.busy.remove();
+    }
+  });
+>>>>>>> main
 
   return server;
 }
@@ -277,6 +378,27 @@ function errorResult(text: string, sandbox = false, ctx?: CallContext): CallTool
     content: [{ type: "text", text: (ctx ? ctx.scrub(clean) : redact(clean)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
     isError: true,
   };
+}
+
+/**
+ * One log line for a call that failed. What the server refused on purpose (already undone, a conflict,
+ * the database down, ...), an upstream's error and bad arguments are warnings with their reason; only
+ * what nobody meant (a bug) is an error with its stack.
+ */
+function logFailure(logger: Runtime["logger"], name: string, err: unknown, ms: number, scrub: (text: string) => string): void {
+  if (err instanceof RefusalError) {
+    logger.warn(`${name}: refused`, { ms, reason: scrub(err.message) });
+    return;
+  }
+  if (err instanceof UpstreamError) {
+    logger.warn(`${name}: ${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}`, { ms });
+    return;
+  }
+  if (err instanceof InputError) {
+    logger.warn(`${name}: invalid arguments`, { ms });
+    return;
+  }
+  logger.error(`${name}: internal error`, { ms, ...(err instanceof Error ? { error: scrub(err.stack ?? err.message) } : {}) });
 }
 
 function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, all: ReadonlyArray<ToolDefinition>, config: Config): string {
