@@ -13,7 +13,6 @@ import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
 import { parsesAsIs } from "../kernel/as-is.js";
-import type { Logger } from "../kernel/log.js";
 import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
 import { VERSION } from "../kernel/version.js";
@@ -75,14 +74,8 @@ const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-<<<<<<< HEAD
-export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection" }: ServerDeps): Server {
-  const { logger } = runtime;
-=======
 export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection", allows }: ServerDeps): Server {
-  const { config, logger } = runtime;
-  const load = runtime.catalog;
->>>>>>> main
+  const { logger } = runtime;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
   const validator = new LazyJsonSchemaValidator();
   const server = new Server(
@@ -100,96 +93,13 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-<<<<<<< HEAD
-  server.setRequestHandler("tools/list", async () => (tools: (await runtime.catalog()).listing ));
-
-  const call: CallScope = { runtime, clients, shutdown, tenant, actor, legacyAsk, server, validator };
-  server.setRequestHandler("tools/call", (request, extra) => callTool(call, request.params, extra));
-=======
-  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => {
-    const { previews, confirmStates } = await keysOrRefusal(runtime);
-    return {
-      previews,
-      audit: runtime.audit,
-      queues: runtime.queues,
-      confirmer: confirmerFor(server, ctx, { states: confirmStates, config, validator, caller: { tenant, actor }, legacyAsk }),
-      client: clientOf(server, ctx),
-      tenant,
-      actor,
-    };
-  };
-
   server.setRequestHandler("tools/list", async () => {
-    const { listing } = await load();
+    const { listing } = await runtime.catalog();
     return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
   });
 
-  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
-    const name = request.params.name;
-    const { all, tools, byName } = await load();
-    const tool = byName.get(name);
-    if (allows && !allows(name))
-      return errorResult(
-        `${stripInvisible(name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
-      );
-    if (!tool) return errorResult(unavailableTool(name, tools, all, config));
-
-    const started = Date.now();
-    const ctx = runtime.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
-    const failed = (err: unknown): CallToolResult => {
-      logFailure(logger, name, err, Date.now() - started, (text) => ctx.scrub(text));
-      if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
-        return errorResult(
-          `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
-          config.sandbox,
-        );
-      }
-      return errorResult(describeError(err, tool, config), config.sandbox, ctx);
-    };
-    runtime.busy.add();
-    try {
-      const args = request.params.arguments ?? {};
-      const shapeError = checkArgumentShape(args);
-      if (shapeError) throw shapeError;
-      if (tool.refusedFields) {
-        const reasons = tool.refusedFields;
-        const refused = Object.keys(args)
-          .filter((k) => Object.hasOwn(reasons, k))
-          .map((k) => ({ field: k, message: reasons[k] ?? "" }));
-        if (refused.length) throw new InputError(refused);
-      }
-      let input: unknown = args; // arguments that already are what the schema describes need no copy
-      if (!parsesAsIs(tool.input, args)) {
-        const parsed = tool.input.safeParse(args);
-        if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
-        input = parsed.data;
-      }
-      const deps = tool.annotations.readOnlyHint
-        ? { config, clients, logger, history: runtime.history, tenant }
-        : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra) };
-      const handled: unknown = await tool.handler(input, ctx, deps);
-      if (handled instanceof PendingQuestion) {
-        logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
-        return askAndComeBack(handled);
-      }
-      const output = cleanOutput(handled, ctx.secrets);
-      logger.info(`${name}: ok`, { ms: Date.now() - started });
-      // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
-      const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
-      if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
-      return {
-        content,
-        structuredContent: output as Record<string, unknown>,
-        ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
-      };
-    } catch (err) {
-      return failed(err);
-    } finally {
-      ctx.dispose();
-      runtime.busy.remove();
-    }
-  });
->>>>>>> main
+  const call: CallScope = { runtime, clients, shutdown, tenant, actor, legacyAsk, allows, server, validator };
+  server.setRequestHandler("tools/call", (request, extra) => callTool(call, request.params, extra));
 
   return server;
 }
@@ -212,6 +122,10 @@ async function callTool(
   extra: ServerContext,
 ): Promise<CallToolResult | InputRequiredResult> {
   const { runtime } = call;
+  if (call.allows && !call.allows(params.name))
+    return errorResult(
+      `${stripInvisible(params.name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
+    );
   const tool = findTool(params.name, await runtime.catalog(), runtime.config);
   const started = Date.now();
   const ctx = runtime.calls.start(runtime.config.timeoutMs, extra.mcpReq.signal, call.shutdown);
@@ -227,7 +141,7 @@ async function callTool(
     runtime.logger.info(`${tool.name}: ok`, { ms: Date.now() - started });
     return successResult(output, runtime.config);
   } catch (err) {
-    logFailure(runtime.logger, tool.name, err, Date.now() - started, ctx);
+    logFailure(runtime.logger, tool.name, err, Date.now() - started, (text) => ctx.scrub(text));
     return failureResult(err, tool, call, ctx);
   } finally {
     ctx.dispose();
@@ -291,21 +205,6 @@ function successResult(output: unknown, config: Config): CallToolResult {
     structuredContent: output as Record<string, unknown>,
     ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
   };
-}
-
-/** One log line per failed call: a warning for the caller's or upstream's error, an error (with its stack) for ours. */
-function logFailure(logger: Logger, name: string, err: unknown, ms: number, ctx: CallContext): void {
-  const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
-  const what =
-    err instanceof UpstreamError
-      ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}`
-      : err instanceof InputError
-        ? "invalid arguments"
-        : "internal error";
-  logger[level](`${name}: ${what}`, {
-    ms,
-    ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
-  });
 }
 
 /** What a failed call answers: in words an agent can act on, and no secret in them. */
