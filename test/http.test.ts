@@ -234,7 +234,7 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
         arguments: { compliance: { acceptedBaa: true }, previewToken: (dry.structuredContent as { previewToken: string }).previewToken },
       })) as CallToolResult;
       expect(text(stolen)).toMatch(/previewToken: issued for another record \(or another account's credentials\)/);
-      // No person can be asked over stateless HTTP: a sensitive write goes ahead unconfirmed and says so (ask).
+      // A host that declared no elicitation cannot be asked: under ask, a sensitive write goes ahead unconfirmed and says so.
       const withdraw = (await a.callTool({
         name: "update_compliance",
         arguments: { compliance: { acceptedSms: false } },
