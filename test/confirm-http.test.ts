@@ -95,7 +95,8 @@ async function noAskCall(url: string, which: number): Promise<CallToolResult> {
   }
 }
 
-describe("--http with default settings: a host that cannot ask is refused a sensitive write", () => {
+// Each test starts a server and several clients: on a loaded machine that alone can take most of the default 20 s.
+describe("--http with default settings: a host that cannot ask is refused a sensitive write", { timeout: 60_000 }, () => {
   it("refuses each no-ask case naming the true reason, writes nothing, and records it as declined (unavailable)", async () => {
     const s = await server();
     try {
@@ -139,7 +140,7 @@ describe("--http with default settings: a host that cannot ask is refused a sens
   });
 });
 
-describe("--http, an MCP 2025 client (SDK 1.32.2) that declares form elicitation", () => {
+describe("--http, an MCP 2025 client (SDK 1.32.2) that declares form elicitation", { timeout: 60_000 }, () => {
   it("is asked on its call's stream: accept writes once; decline writes nothing; a replayed or forged answer is refused", async () => {
     const s = await server();
     try {

@@ -50,6 +50,11 @@ export interface ServerDeps {
    * server gave it) and the call's event stream. Without it (stdio) a 2025 host is asked over its connection.
    */
   legacyHttp?: LegacyHttp | undefined;
+  /**
+   * Which tools the caller may use (OAuth scopes): tools/list shows only those, as if the rest did not
+   * exist, and a call to another is refused. Undefined: every tool this configuration exposes.
+   */
+  allows?: ((tool: string) => boolean) | undefined;
 }
 
 /** A 2025 HTTP call: what its host declared at initialize (undefined: sent without the session id) and its stream. */
@@ -70,6 +75,7 @@ const INSTRUCTIONS = [
 
 /** How long a client may keep the tool list and the discover result: the list changes only with the server's settings. */
 const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
+const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
 
 /**
  * Builds the MCP server with the tools this configuration allows: one instance per stdio connection
@@ -81,7 +87,7 @@ const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer({ runtime, clients, shutdown, tenant, actor, legacyHttp }: ServerDeps): Server {
+export function createServer({ runtime, clients, shutdown, tenant, actor, legacyHttp, allows }: ServerDeps): Server {
   const { config, logger } = runtime;
   const load = runtime.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
@@ -92,7 +98,10 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
       capabilities: { tools: { listChanged: false } },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
-      cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
+      // A list filtered by the caller's scopes is that caller's: no shared cache may hand it to another.
+      cacheHints: allows
+        ? { "tools/list": PRIVATE_LIST_CACHE, "server/discover": LIST_CACHE }
+        : { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
       // A confirmation over 2025 stdio is asked as a request of the server's (personFor), not through the SDK's shim.
       inputRequired: { legacyShim: false },
     },
@@ -110,25 +119,26 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
       actor,
     };
   };
-  server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));
+
+  server.setRequestHandler("tools/list", async () => {
+    const { listing } = await load();
+    return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
+  });
 
   server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
     const name = request.params.name;
     const { all, tools, byName } = await load();
     const tool = byName.get(name);
+    if (allows && !allows(name))
+      return errorResult(
+        `${stripInvisible(name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
+      );
     if (!tool) return errorResult(unavailableTool(name, tools, all, config));
 
     const started = Date.now();
     const ctx = runtime.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
     const failed = (err: unknown): CallToolResult => {
-      const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
-      logger[level](
-        `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
-        {
-          ms: Date.now() - started,
-          ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
-        },
-      );
+      logFailure(logger, name, err, Date.now() - started, (text) => ctx.scrub(text));
       if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
         return errorResult(
           `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
@@ -248,6 +258,27 @@ function errorResult(text: string, sandbox = false, ctx?: CallContext): CallTool
     content: [{ type: "text", text: (ctx ? ctx.scrub(clean) : redact(clean)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
     isError: true,
   };
+}
+
+/**
+ * One log line for a call that failed. What the server refused on purpose (already undone, a conflict,
+ * the database down, ...), an upstream's error and bad arguments are warnings with their reason; only
+ * what nobody meant (a bug) is an error with its stack.
+ */
+function logFailure(logger: Runtime["logger"], name: string, err: unknown, ms: number, scrub: (text: string) => string): void {
+  if (err instanceof RefusalError) {
+    logger.warn(`${name}: refused`, { ms, reason: scrub(err.message) });
+    return;
+  }
+  if (err instanceof UpstreamError) {
+    logger.warn(`${name}: ${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}`, { ms });
+    return;
+  }
+  if (err instanceof InputError) {
+    logger.warn(`${name}: invalid arguments`, { ms });
+    return;
+  }
+  logger.error(`${name}: internal error`, { ms, ...(err instanceof Error ? { error: scrub(err.stack ?? err.message) } : {}) });
 }
 
 function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, all: ReadonlyArray<ToolDefinition>, config: Config): string {
