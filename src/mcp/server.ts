@@ -6,6 +6,7 @@ import {
   Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
+import { DatabaseUnavailable } from "../audit/database.js";
 import type { Actor } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
@@ -266,7 +267,7 @@ function errorResult(text: string, sandbox = false, ctx?: CallContext): CallTool
  * what nobody meant (a bug) is an error with its stack.
  */
 function logFailure(logger: Runtime["logger"], name: string, err: unknown, ms: number, scrub: (text: string) => string): void {
-  if (err instanceof RefusalError) {
+  if (err instanceof RefusalError || err instanceof DatabaseUnavailable) {
     logger.warn(`${name}: refused`, { ms, reason: scrub(err.message) });
     return;
   }
