@@ -198,7 +198,7 @@ describe("secrets echoed back by upstreams in errors", () => {
   });
 });
 
-describe("npm run demo", () => {
+describe("npm run demo", { tags: ["slow"] }, () => {
   it("shows every tool answering as expected in a readable transcript", async () => {
     const { execFile } = await import("node:child_process");
     const out = await new Promise<string>((resolve, reject) =>
