@@ -409,7 +409,7 @@ export function actorWords(actor: Actor | undefined): string {
 export function renderAuditTable(entries: AuditEntry[]): string {
   if (entries.length === 0) return "No writes recorded.\n";
   const rows = [
-    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation"],
+    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation", "auditId"],
     ...entries.map((e) => [
       e.time,
       e.tool,
@@ -418,6 +418,8 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       `${e.outcome}${e.incomplete ? "*" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
       ...(entries.some((x) => x.actor) ? [actorWords(e.actor)] : []),
       e.confirmation,
+      // The whole id, as revert_write takes it.
+      e.id,
     ]),
   ];
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));

@@ -147,7 +147,7 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
   );
   const routes = credentialRoutes(config);
   const ready = sandbox.sandboxUrl
-    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched`
+    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched; ${sandboxAuditWords(config)}`
     : `users-mcp ${VERSION} ready on stdio; ${routes.some((r) => r.configured) ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`;
   try {
     await serveStdio(config, logger, ready, () => sandbox.close());
@@ -161,6 +161,12 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
 }
 
 type Sandboxed = Awaited<ReturnType<typeof withSandbox>>;
+
+/** Where the sandbox's fake writes are recorded (its own file unless USERS_MCP_AUDIT_LOG names one). */
+function sandboxAuditWords(config: Config): string {
+  if (config.databaseUrl) return "its writes are recorded in PostgreSQL (USERS_MCP_DATABASE_URL), marked sandbox";
+  return config.auditLog ? `its writes are recorded in ${config.auditLog}` : "no audit log (USERS_MCP_AUDIT_LOG=off)";
+}
 
 /** --http: the remote mode (src/transport/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
 async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
@@ -193,7 +199,7 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
     config.http.credentials === "caller"
       ? "caller credentials (each request brings its own X-Leadping-Token, X-LeadConnector-Token, X-TwoSMS-* headers)"
       : config.sandbox
-        ? "SANDBOX: fake upstreams, demo data only"
+        ? `SANDBOX: fake upstreams, demo data only; ${sandboxAuditWords(config)}`
         : credentialRoutes(config)
             .filter((r) => r.configured)
             .map((r) => r.summary)
