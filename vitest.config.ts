@@ -17,6 +17,10 @@ export default defineConfig({
         description: "waits on time by design, or needs more than the loopback stand-ins (npm run test:slow)",
       },
     ],
+    // The OpenID provider the OAuth tests sign in against (test/fixtures/oidc.ts) is a test stand-in:
+    // its notices about quick-start keys, its in-memory adapter and default functions are true of it
+    // and say nothing about this server, so they are kept out of the report.
+    onConsoleLog: (log) => !log.startsWith("oidc-provider "),
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // e2e tests spawn the built server; the machine has two cores.
