@@ -14,12 +14,12 @@ if (!files.length) {
   process.exit(1);
 }
 /**
- * Why the suite skipped a check. It gives the reason in errorMessage or details.message for some checks;
- * for others only what it observed (details) and what the check is about (description).
+ * Why the suite skipped a check: it gives the reason in errorMessage, or in details.message or
+ * details.note; where it gives none, what the check is about (description) and what it saw (details).
  */
 function skipReason(check) {
   if (check.errorMessage) return check.errorMessage;
-  if (typeof check.details?.message === "string") return check.details.message;
+  for (const key of ["message", "note", "reason"]) if (typeof check.details?.[key] === "string") return check.details[key];
   const observed = check.details ? `; what it saw: ${JSON.stringify(check.details)}` : "";
   return `no reason given by the suite (the check: "${check.description ?? check.name ?? check.id}"${observed})`;
 }
