@@ -21,6 +21,14 @@ type Answer = "accept" | "decline" | "cancel";
 type AnyResult = { content?: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 
 const WITHDRAW = { name: "update_compliance", arguments: { compliance: { acceptedSms: false } } };
+/** The confirmation lifetime of the "short" servers. */
+const SHORT_CONFIRM_MS = 300;
+/**
+ * Resolves once a state issued before `issuedBy` (a time taken after the question came back) has outlived
+ * its lifetime: the clock is the condition, so this waits for what is left of the lifetime, no more.
+ */
+const outlived = (issuedBy: number, lifetimeMs: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, issuedBy + lifetimeMs + 1 - Date.now())));
 const auditDir = () => mkdtempSync(join(tmpdir(), "users-mcp-2026-"));
 const serverEnv = (audit: string, extra: Record<string, string> = {}) => ({
   PATH: process.env.PATH ?? "",
@@ -170,7 +178,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     [remote, other, short] = await Promise.all([
       startHttp(serverEnv(audit, { USERS_MCP_HTTP_MAX_IN_FLIGHT: "16" }), ["--sandbox"]),
       startHttp(serverEnv(join(auditDir(), "audit.jsonl")), ["--sandbox"]),
-      startHttp(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: "300" }), ["--sandbox"]),
+      startHttp(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: String(SHORT_CONFIRM_MS) }), ["--sandbox"]),
     ]);
   });
   afterAll(async () => {
@@ -284,7 +292,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     expect(upstreamWrites()).toBe(before);
     // An answer after USERS_MCP_CONFIRM_TIMEOUT_MS is too late.
     const late = await ask(short, gdpr("late@example.org"));
-    await new Promise((r) => setTimeout(r, 400));
+    await outlived(Date.now(), SHORT_CONFIRM_MS);
     const expired = await modernPost(short.url, "tools/call", {
       ...gdpr("late@example.org"),
       inputResponses: accept,
@@ -414,7 +422,7 @@ describe("confirmation through Multi Round-Trip Requests over stdio, on the wire
     audit = join(auditDir(), "audit.jsonl");
     main = new RawStdio(serverEnv(audit));
     other = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl")));
-    short = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: "300" }));
+    short = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: String(SHORT_CONFIRM_MS) }));
     for (const s of [main, other, short])
       expect((await s.request("server/discover", {})).result).toMatchObject({ supportedVersions: ["2026-07-28"] });
   });
@@ -454,7 +462,7 @@ describe("confirmation through Multi Round-Trip Requests over stdio, on the wire
     expect(textOf((await answer(other, gdpr("stdio-moved@example.org"), state)).result)).toMatch(/does not open under this server's key/);
     expect(textOf((await answer(main, gdpr("stdio-else@example.org"), state)).result)).toMatch(/issued for a different call/);
     const late = await ask(short, gdpr("stdio-late@example.org"));
-    await new Promise((r) => setTimeout(r, 400));
+    await outlived(Date.now(), SHORT_CONFIRM_MS);
     expect(textOf((await answer(short, gdpr("stdio-late@example.org"), late)).result)).toMatch(/came too late/);
     expect(intents()).toBe(before);
     // Meanwhile another confirmed change moves the same field; the first answer then meets a moved record.
