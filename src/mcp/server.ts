@@ -5,10 +5,12 @@ import {
   inputRequired,
   inputResponse,
   type RequestId,
+  ResourceNotFoundError,
   SdkError,
   SdkErrorCode,
   Server,
   type ServerContext,
+  type Tool,
 } from "@modelcontextprotocol/server";
 import type { Actor, Confirmation } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
@@ -20,11 +22,12 @@ import { RefusalError } from "../kernel/refusal.js";
 import { VERSION } from "../kernel/version.js";
 import type { Config } from "../settings/config.js";
 import type { ToolDefinition } from "../tools/define.js";
-import { ConfirmationNeeded, type Person, type WriteServices } from "../writes/pipeline.js";
+import { ConfirmationNeeded, type NamedRecord, type Person, type WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
 import { describeError, describeIssues } from "./explain.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Runtime } from "./runtime.js";
+import { declaresUi, RECORD_META, readViews, VIEWS_RESOURCE, withViews } from "./views.js";
 
 export interface ServerDeps {
   /** What the process holds for every server it makes (the HTTP mode makes one per request). */
@@ -70,7 +73,8 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
     {
-      capabilities: { tools: { listChanged: false } },
+      // resources: the views' document, listed and read only for hosts that declare MCP Apps (./views.ts).
+      capabilities: { tools: { listChanged: false }, resources: {} },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
       cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
@@ -79,7 +83,7 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => ({
+  const writeServices = async (ctx: ServerContext, named?: (r: NamedRecord) => void): Promise<WriteServices> => ({
     ...(await keysOrRefusal(runtime)),
     audit: runtime.audit,
     queues: runtime.queues,
@@ -87,9 +91,10 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
     client: clientOf(server, ctx),
     tenant,
     actor,
+    named,
   });
 
-  server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));
+  serveListings(server, load);
 
   server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
     const name = request.params.name;
@@ -134,19 +139,20 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
         if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
         input = parsed.data;
       }
+      let record: NamedRecord | undefined; // the record a write applies to, for a host's review view
       const deps = tool.annotations.readOnlyHint
         ? { config, clients, logger, history: runtime.history, tenant }
-        : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra) };
+        : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra, (r) => (record = r)) };
       const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
       if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
-      return {
-        content,
-        structuredContent: output as Record<string, unknown>,
-        ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
+      const meta = {
+        ...(config.sandbox ? { "users-mcp/sandbox": true } : {}),
+        ...(record && showsViews(server, extra) ? { [RECORD_META]: record } : {}),
       };
+      return { content, structuredContent: output as Record<string, unknown>, ...(Object.keys(meta).length ? { _meta: meta } : {}) };
     } catch (err) {
       if (err instanceof ConfirmationNeeded) {
         logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
@@ -185,6 +191,38 @@ function envelopeOf(ctx: ServerContext) {
     capabilities: e["io.modelcontextprotocol/clientCapabilities"] as ClientCapabilities | undefined,
     client: e["io.modelcontextprotocol/clientInfo"] as { name?: string; version?: string } | undefined,
   };
+}
+
+/** The client declared MCP Apps: in this request's envelope (2026-07-28) or at initialize (2025). */
+function showsViews(server: Server, ctx: ServerContext): boolean {
+  const envelope = envelopeOf(ctx);
+  return declaresUi(envelope ? envelope.capabilities : server.getClientCapabilities());
+}
+
+/**
+ * tools/list, and the views' resource: a host that declares MCP Apps gets `_meta.ui` on the tools with a
+ * view and can list and read the document; any other client gets the listing as it always was.
+ */
+function serveListings(server: Server, load: Runtime["catalog"]): void {
+  server.setRequestHandler("tools/list", async (_request, extra) => {
+    const { listing } = await load();
+    return { tools: showsViews(server, extra) ? viewListing(listing) : listing };
+  });
+  server.setRequestHandler("resources/list", async (_request, extra) => ({ resources: showsViews(server, extra) ? [VIEWS_RESOURCE] : [] }));
+  server.setRequestHandler("resources/read", async (request, extra) => {
+    if (!showsViews(server, extra)) throw new ResourceNotFoundError(request.params.uri);
+    return readViews(request.params.uri);
+  });
+}
+
+/** The listing with views, made once per listing (the catalog's listing lives as long as the process). */
+const VIEW_LISTINGS = new WeakMap<ReadonlyArray<Tool>, Tool[]>();
+function viewListing(listing: Tool[]): Tool[] {
+  const made = VIEW_LISTINGS.get(listing);
+  if (made) return made;
+  const out = withViews(listing);
+  VIEW_LISTINGS.set(listing, out);
+  return out;
 }
 
 /** The MCP client, as it named itself: in this request's envelope (2026-07-28) or at initialize (2025). */
