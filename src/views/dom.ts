@@ -44,7 +44,8 @@ export function valueNode(value: unknown): Node {
     const o = value as Record<string, unknown>;
     const label = o.url ?? o.name ?? o.id;
     if (typeof label === "string") return document.createTextNode(label);
-    return h("code", {}, JSON.stringify(value));
+    const parts = Object.entries(o).filter(([, v]) => v !== null && v !== undefined && typeof v !== "object");
+    return document.createTextNode(parts.map(([k, v]) => `${words(k)}: ${String(v)}`).join(", ") || JSON.stringify(value));
   }
   return document.createTextNode(String(value));
 }

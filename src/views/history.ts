@@ -57,9 +57,9 @@ export function renderHistory(root: Element, host: ReviewHost, history: History)
       h(
         "th",
         { scope: "row" },
-        h("span", {}, `${PLATFORM[w.provider] ?? w.provider} `),
+        h("span", {}, `${PLATFORM[w.provider] ?? w.provider} user `),
         h("code", {}, w.target),
-        h("div", { class: "muted" }, w.revertOf ? `undo (${w.tool})` : w.tool),
+        h("div", { class: "muted" }, w.revertOf ? `undo of ${w.tool}` : w.tool),
       ),
       h("td", {}, changesList(w)),
       h("td", {}, badge(w.outcome, OUTCOME[w.outcome] ?? "info"), w.revertedBy ? h("div", { class: "muted" }, "undone") : null),
