@@ -1,6 +1,6 @@
+import { mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -20,7 +20,12 @@ const SHOTS = process.env.USERS_MCP_SCREENSHOTS ?? fileURLToPath(new URL("./scre
 const UI = { "io.modelcontextprotocol/ui": { mimeTypes: ["text/html;profile=mcp-app"] } };
 const HOSTILE = "<img src=x onerror=alert(1)>";
 
-type Result = { content: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean; _meta?: Record<string, unknown> };
+type Result = {
+  content: Array<{ type: string; text?: string }>;
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
+};
 type Csp = { connectDomains?: string[]; resourceDomains?: string[]; frameDomains?: string[]; baseUriDomains?: string[] };
 
 let sandbox: Sandbox;
@@ -83,10 +88,17 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<R
 }
 const tool = (name: string) => ({ name, inputSchema: { type: "object" as const } });
 const puts = () => sandbox.requestsTo("leadping", "PUT").length;
-const leadpingUser = () => sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken) as { name: string; compliance: { acceptedSms: boolean } };
+const leadpingUser = () =>
+  sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken) as { name: string; compliance: { acceptedSms: boolean } };
 
 /** Shows `result` of `name` in the host page and waits until the view has drawn it; returns the view's frame. */
-async function mount(name: string, args: Record<string, unknown>, result: Result, theme: "light" | "dark" = "light", path = "/view"): Promise<Frame> {
+async function mount(
+  name: string,
+  args: Record<string, unknown>,
+  result: Result,
+  theme: "light" | "dark" = "light",
+  path = "/view",
+): Promise<Frame> {
   await page.evaluate((m) => window.mount(m), { viewUrl: `${viewOrigin}${path}`, tool: tool(name), args, result, theme });
   const frame = page.frame({ url: (u) => u.href.startsWith(viewOrigin) });
   if (!frame) throw new Error("the view's frame is not there");
@@ -104,7 +116,10 @@ beforeAll(async () => {
   sandbox = await startSandbox();
   client = new Client({ name: "views-tests", version: "1.0.0" }, { capabilities: { extensions: UI } });
   await client.connect(
-    new StdioClientTransport({ command: process.execPath, args: [SERVER], env: { PATH: process.env.PATH ?? "", ...isolatedEnv(), ...sandboxEnv(sandbox) } as Record<string, string>,
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [SERVER],
+      env: { PATH: process.env.PATH ?? "", ...isolatedEnv(), ...sandboxEnv(sandbox) } as Record<string, string>,
       stderr: "ignore",
     }),
   );
@@ -208,7 +223,11 @@ describe("the history view", () => {
     const dark = await mount("list_writes", {}, await call("list_writes"), "dark");
     await shot("history-dark");
 
-    await dark.locator("tbody tr").first().getByRole("button", { name: /^Undo write/ }).click();
+    await dark
+      .locator("tbody tr")
+      .first()
+      .getByRole("button", { name: /^Undo write/ })
+      .click();
     await expect.poll(() => dark.locator("h1").innerText()).toContain("Review the undo");
     const revertRow = dark.locator('tr[data-field="acceptedSms"]');
     expect(await revertRow.locator("td").nth(0).innerText()).toContain("No");
@@ -290,10 +309,14 @@ describe("the document's isolation and the host's theme", () => {
     expect(luminance(lightBg)).toBeGreaterThan(200);
     expect(luminance(darkBg)).toBeLessThan(60);
 
-    await page.evaluate(
-      (m) => window.mount(m),
-      { viewUrl: `${viewOrigin}/view`, tool: tool("get_current_user"), args: {}, result: await call("get_current_user"), theme: "light" as const, styles: { "--color-background-primary": "rgb(1, 2, 3)" } },
-    );
+    await page.evaluate((m) => window.mount(m), {
+      viewUrl: `${viewOrigin}/view`,
+      tool: tool("get_current_user"),
+      args: {},
+      result: await call("get_current_user"),
+      theme: "light" as const,
+      styles: { "--color-background-primary": "rgb(1, 2, 3)" },
+    });
     const styled = page.frame({ url: (u) => u.href.startsWith(viewOrigin) }) as Frame;
     await styled.waitForSelector("section.card");
     expect(await bg(styled)).toBe("rgb(1, 2, 3)");

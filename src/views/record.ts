@@ -31,7 +31,9 @@ export function renderRecord(root: Element, host: ReviewHost, view: RecordView):
   const id = text(user.id);
 
   // Consents and compliance first: they are what a person checks before and after a change.
-  const nested = Object.entries(user).filter(([k, v]) => isObject(v) && !HEAD.has(k) && !OTHER.has(k)) as Array<[string, Record<string, unknown>]>;
+  const nested = Object.entries(user).filter(([k, v]) => isObject(v) && !HEAD.has(k) && !OTHER.has(k)) as Array<
+    [string, Record<string, unknown>]
+  >;
   nested.sort(([a], [b]) => Number(b === "compliance") - Number(a === "compliance"));
   const sections: Array<HTMLElement | null> = nested.map(([k, v]) => rows(LABELS[k] ?? words(k), v));
   if (d !== user)
