@@ -236,7 +236,7 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
         arguments: { compliance: { acceptedBaa: true }, previewToken: (dry.structuredContent as { previewToken: string }).previewToken },
       })) as CallToolResult;
       expect(text(stolen)).toMatch(/previewToken: issued for another record \(or another account's credentials\)/);
-      // No person can be asked over stateless HTTP: a sensitive write goes ahead unconfirmed and says so (ask).
+      // A host that declared no elicitation cannot be asked: under ask, a sensitive write goes ahead unconfirmed and says so.
       const withdraw = (await a.callTool({
         name: "update_compliance",
         arguments: { compliance: { acceptedSms: false } },
@@ -351,8 +351,20 @@ describe("readiness", () => {
       const body = await res.text();
       expect(JSON.parse(body)).toEqual({ status: "degraded: database unreachable", writes: "refused until the database is back" });
       for (const driverText of ["ECONNREFUSED", "127.0.0.1:1", "connect", password]) expect(body).not.toContain(driverText);
+      // Reading the write history needs the database: a refusal that says so, logged as a warning.
+      const listed = await post(
+        s.url,
+        JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "list_writes", arguments: {} } }),
+        { authorization: `Bearer ${TOKEN}`, "mcp-protocol-version": "2025-11-25" },
+      );
+      const result = ((await listed.json()) as { result: CallToolResult }).result;
+      expect(result.isError).toBe(true);
+      expect(text(result)).toMatch(/^Refused: the database \(USERS_MCP_DATABASE_URL\) cannot be reached/);
+      expect(text(result)).not.toMatch(/bug/);
       const log = s.stderr.join("");
       expect(log).toMatch(/ECONNREFUSED/);
+      expect(log).toMatch(/users-mcp warn: list_writes: refused/);
+      expect(log).not.toMatch(/list_writes: internal error/);
       expect(log).not.toContain(password);
     } finally {
       await s.stop();

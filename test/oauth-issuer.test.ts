@@ -24,7 +24,7 @@ let sandbox: Sandbox;
 let remote: Remote;
 let resource: string;
 
-const start = (port: number, env: Record<string, string> = {}) =>
+const start = (port: number, env: Record<string, string | undefined> = {}) =>
   startHttp(
     sandboxEnv(sandbox, {
       ...isolatedEnv(),
@@ -135,6 +135,25 @@ describe("introspection: cached, capped, one attempt under a deadline", () => {
     // An issuer failure is not remembered: once it answers in time, the same token works.
     oidc.introspection.delayMs = 0;
     expect((await list(token)).status).toBe(200);
+  });
+
+  it("an issuer whose metadata answers after 7 s: 503 naming the issuer within 6 s (one attempt, not one per address)", async () => {
+    const port = await freePort();
+    const jwtOnly = await start(port, { USERS_MCP_OAUTH_CLIENT_ID: undefined, USERS_MCP_OAUTH_CLIENT_SECRET: undefined });
+    try {
+      const token = await oidc.sign({ aud: `http://127.0.0.1:${port}/mcp`, scope: "users:read" });
+      oidc.slow = { prefix: "/.well-known/", ms: 7_000 };
+      const started = Date.now();
+      const res = await list(token, jwtOnly.url);
+      expect(Date.now() - started).toBeLessThan(6_000);
+      expect(res.status).toBe(503);
+      expect(await message(res)).toContain(`the issuer ${oidc.issuer} did not answer within`);
+      oidc.slow = undefined;
+      expect((await list(token, jwtOnly.url)).status).toBe(200);
+    } finally {
+      oidc.slow = undefined;
+      await jwtOnly.stop();
+    }
   });
 
   it("an introspection answer with nbf in the future, or of a refresh token, is refused", async () => {

@@ -315,6 +315,7 @@ describe("claims with control characters", () => {
   });
 
   it("users-mcp audit escapes control characters in every column of records written before (one record, one line)", async () => {
+    await callTool("update_compliance", { compliance: { licensedStates: { add: ["OR"] } } }, await oidc.token("users:write"));
     const line = auditLines().find((l) => l.phase === "outcome" && l.tool === "update_compliance");
     expect(line).toBeDefined();
     const forged = join(mkdtempSync(join(tmpdir(), "users-mcp-oauth-raw-")), "audit.jsonl");
@@ -331,6 +332,12 @@ describe("claims with control characters", () => {
     expect(rows.length).toBe(1);
     expect(rows[0]).toContain("\\r\\n2026-01-01T00:00:00Z");
     expect(rows[0]).toContain("Eve\\u001b]0;pwned\\u0007\\nsecond line");
+    // --json: the same values when parsed, and nothing raw on a terminal.
+    const json = await promisify(execFile)(process.execPath, [SERVER, "audit", "--json"], {
+      env: { PATH: process.env.PATH, ...isolatedEnv(), USERS_MCP_AUDIT_LOG: forged },
+    });
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(raw.actor.name).slice(1, -1));
   });
 });
 

@@ -119,15 +119,9 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
       expect((await client.listTools()).tools).toHaveLength(9);
       const written = (await client.callTool(WITHDRAW)) as AnyResult;
       expect(written.isError).toBeFalsy();
-      if (transport === "stdio") {
-        // A 2025 connection that carries the server's requests: asked during the call.
-        expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
-        expect(asked).toHaveLength(1);
-      } else {
-        // Stateless 2025 HTTP cannot carry a question: USERS_MCP_CONFIRM=ask writes with a warning.
-        expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "unavailable" });
-        expect(asked).toHaveLength(0);
-      }
+      // Asked during the call: over stdio on the connection, over HTTP on the event stream of the call's POST.
+      expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
+      expect(asked).toHaveLength(1);
       await client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedSms: true } } });
     } finally {
       await client.close();
@@ -297,8 +291,8 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
 
   it("a record that moved while the person was asked is a Conflict, on the record", async () => {
     const { state } = await ask(remote, gdpr("moved@example.org"));
-    // Meanwhile a 2025 client over stateless HTTP changes the same field (USERS_MCP_CONFIRM=ask writes unconfirmed).
-    const legacy = new ClientV1({ name: "meanwhile", version: "1" });
+    // Meanwhile a 2025 client over HTTP changes the same field, its person accepting on its call's stream.
+    const legacy = v1Client("accept", []);
     await legacy.connect(new HttpV1(new URL(remote.url)));
     const meanwhile = (await legacy.callTool(gdpr("meanwhile@example.org"))) as AnyResult;
     expect(meanwhile.structuredContent).toMatchObject({ applied: true });

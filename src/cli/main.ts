@@ -98,6 +98,7 @@ async function main(): Promise<void> {
         ...(values.sandbox ? { sandbox: true } : {}),
         ...(values.port !== undefined ? { httpPort: Number(values.port) } : {}),
         ...(values.host !== undefined ? { httpHost: values.host } : {}),
+        ...(values.http ? { http: true } : {}),
       },
       settings.sources,
     );

@@ -13,6 +13,7 @@ import type { ToolDefinition } from "../tools/define.js";
 import { ConfirmStates } from "../writes/confirm-state.js";
 import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
+import { QuestionBoard } from "./answers.js";
 import { toolListing } from "./listing.js";
 
 /** The tools this configuration serves, loaded on first use. */
@@ -48,6 +49,8 @@ export interface Runtime {
   database: Database | undefined;
   /** The calls under way: one timer for their deadlines, one listener per shutdown signal. */
   calls: LiveCalls;
+  /** Questions asked over 2025 HTTP streams, waiting for answers POSTed to any replica. */
+  questions: QuestionBoard;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
   /** Connects to the database (migrating it) and keeps watching it; a database that is down only warns. */
@@ -66,6 +69,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     : config.auditLog
       ? new AuditLog(config.auditLog, (m) => logger.warn(m))
       : undefined;
+  const questions = new QuestionBoard(database, config.databaseUrl, logger);
   let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
   const remember = database ? (nonce: string, expires: number) => database.answered(nonce, expires) : undefined;
   const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key, remember) });
@@ -97,6 +101,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     queues: database ? new DatabaseLocks(database) : new RecordQueues(),
     database,
     calls: new LiveCalls(),
+    questions,
     busy: new Gauge(),
     async start() {
       if (!database) return;
@@ -109,6 +114,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       }
     },
     close: async () => {
+      await questions.close();
       await audit?.close();
       await database?.close();
     },

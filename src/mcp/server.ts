@@ -23,7 +23,16 @@ import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js
 import type { ConfirmStates } from "../writes/confirm-state.js";
 import type { NamedRecord, WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
-import { type Caller, CONFIRM_SCHEMA, pushConfirmer, roundsConfirmer, STATELESS_2025_HTTP, whyCannotAsk } from "./confirmers.js";
+import {
+  type Caller,
+  CONFIRM_SCHEMA,
+  NO_SESSION_2025_HTTP,
+  pushConfirmer,
+  type QuestionChannel,
+  roundsConfirmer,
+  streamConfirmer,
+  whyCannotAsk,
+} from "./confirmers.js";
 import { describeError, describeIssues } from "./explain.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Runtime } from "./runtime.js";
@@ -41,15 +50,21 @@ export interface ServerDeps {
   /** Who signed in (OAuth), recorded with every write of theirs. */
   actor?: Actor | undefined;
   /**
-   * How an MCP 2025 call reaches the person: over a connection that carries the server's requests
-   * (stdio, the default), or not at all (stateless HTTP).
+   * MCP 2025 over stateless HTTP: what the host declared at initialize (carried in the session id this
+   * server gave it) and the call's event stream. Without it (stdio) a 2025 host is asked over its connection.
    */
-  legacyAsk?: "connection" | "none";
+  legacyHttp?: LegacyHttp | undefined;
   /**
    * Which tools the caller may use (OAuth scopes): tools/list shows only those, as if the rest did not
    * exist, and a call to another is refused. Undefined: every tool this configuration exposes.
    */
   allows?: ((tool: string) => boolean) | undefined;
+}
+
+/** A 2025 HTTP call: what its host declared at initialize (undefined: sent without the session id) and its stream. */
+export interface LegacyHttp {
+  declared: { capabilities: ClientCapabilities; client: WriteServices["client"] } | undefined;
+  channel: QuestionChannel;
 }
 
 const INSTRUCTIONS = [
@@ -76,7 +91,7 @@ const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection", allows }: ServerDeps): Server {
+export function createServer({ runtime, clients, shutdown, tenant, actor, legacyHttp, allows }: ServerDeps): Server {
   const { config, logger } = runtime;
   const load = runtime.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
@@ -103,8 +118,8 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
       previews,
       audit: runtime.audit,
       queues: runtime.queues,
-      confirmer: confirmerFor(server, ctx, { states: confirmStates, config, validator, caller: { tenant, actor }, legacyAsk }),
-      client: clientOf(server, ctx),
+      confirmer: confirmerFor(server, ctx, { runtime, states: confirmStates, validator, caller: { tenant, actor }, legacyHttp }),
+      client: clientOf(server, ctx) ?? legacyHttp?.declared?.client,
       tenant,
       actor,
       named,
@@ -187,15 +202,21 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
 function confirmerFor(
   server: Server,
   ctx: ServerContext,
-  o: { states: ConfirmStates; config: Config; validator: LazyJsonSchemaValidator; caller: Caller; legacyAsk: "connection" | "none" },
+  o: { runtime: Runtime; states: ConfirmStates; validator: LazyJsonSchemaValidator; caller: Caller; legacyHttp: LegacyHttp | undefined },
 ): Confirmer {
+  const { config } = o.runtime;
   const envelope = envelopeOf(ctx);
   if (envelope) {
     const why = whyCannotAsk(envelope.capabilities);
-    return why ? cannotAsk(why) : roundsConfirmer(ctx, o.states, o.config, o.caller);
+    return why ? cannotAsk(why) : roundsConfirmer(ctx, o.states, config, o.caller);
   }
-  const why = whyCannotAsk(server.getClientCapabilities()) ?? (o.legacyAsk === "none" ? STATELESS_2025_HTTP : undefined);
-  return why ? cannotAsk(why) : pushConfirmer(server, ctx.mcpReq.id, o.config, o.validator);
+  const http = o.legacyHttp;
+  if (!http) {
+    const why = whyCannotAsk(server.getClientCapabilities());
+    return why ? cannotAsk(why) : pushConfirmer(server, ctx.mcpReq.id, config, o.validator);
+  }
+  const why = http.declared ? whyCannotAsk(http.declared.capabilities) : NO_SESSION_2025_HTTP;
+  return why ? cannotAsk(why) : streamConfirmer(http.channel, ctx.mcpReq.id, o.runtime.questions, o.states, config, o.caller);
 }
 
 /** MCP 2026-07-28: the question goes back as the result; the client's retry of this call brings the answer. */

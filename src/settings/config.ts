@@ -277,7 +277,7 @@ export const SETTINGS = {
   USERS_MCP_TOOLS: setting("comma-separated allowlist of tool names (default: all)", text()),
   USERS_MCP_SANDBOX: setting("1 to run against the built-in sandbox instead of the real APIs", flag("USERS_MCP_SANDBOX")),
   USERS_MCP_CONFIRM: setting(
-    "off | ask | require: a person confirms sensitive writes through the host (default ask)",
+    "off | ask | require: a person confirms sensitive writes through the host (default ask; require with --http)",
     choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
   ),
   USERS_MCP_CONFIRM_TIMEOUT_MS: setting(
@@ -374,6 +374,17 @@ export interface ConfigOverrides {
   sandbox?: boolean;
   httpPort?: number;
   httpHost?: string;
+  /** Serving --http: sensitive writes need a person by default (USERS_MCP_CONFIRM=require). */
+  http?: boolean;
+}
+
+/**
+ * USERS_MCP_CONFIRM as set, else by transport: over stdio the person runs the host, whose own tool
+ * approval stands in front of every call (ask); a shared --http server must not let any caller skip
+ * the person by declaring no elicitation (require).
+ */
+function confirmMode(given: string | undefined, parsed: ConfirmMode, http: boolean | undefined): ConfirmMode {
+  return given === undefined && http ? "require" : parsed;
 }
 
 /** A comma-separated list; undefined when the variable is unset. */
@@ -449,7 +460,10 @@ export function loadConfig(
       clientSecret: e.TWOSMS_CLIENT_SECRET,
       accessToken: e.TWOSMS_ACCESS_TOKEN,
     },
-    confirm: { mode: e.USERS_MCP_CONFIRM, timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS },
+    confirm: {
+      mode: confirmMode(cleaned.USERS_MCP_CONFIRM, e.USERS_MCP_CONFIRM, overrides.http),
+      timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS,
+    },
     auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env),
     http: {
       port: overrides.httpPort ?? e.USERS_MCP_HTTP_PORT,
