@@ -88,6 +88,11 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
         "revert_write",
       ]);
       expect(tools.every((t) => typeof t.title === "string" && t.title.length > 0)).toBe(true);
+      // An unknown tool is a protocol error (JSON-RPC -32602) that names the tools there are.
+      await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/Unknown tool "no_such_tool"\. Available tools: get_current_user, update_compliance, /),
+      });
       const me = (await client.callTool({ name: "get_current_user", arguments: {} })) as AnyResult;
       expect(me.isError).toBeFalsy();
       const written = (await client.callTool(WITHDRAW)) as AnyResult;

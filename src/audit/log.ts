@@ -45,10 +45,10 @@ export interface AuditRecord {
 /** The audit log could not be written: the write it was meant to record must not happen. */
 export class AuditError extends Error {
   constructor(
-    readonly path: string,
+    readonly where: string,
     readonly reason: string,
   ) {
-    super(`the audit log at ${path} cannot be written (${reason})`);
+    super(`the audit log at ${where} cannot be written (${reason})`);
     this.name = "AuditError";
   }
 }
@@ -63,8 +63,10 @@ export interface AuditLimits {
 
 /** Where audit records go: the JSONL file (AuditLog) or the table (DatabaseAuditLog). */
 export interface AuditSink {
-  /** Where, in words for messages: a path, or the database. */
-  readonly path: string;
+  /** A JSONL file of this process, or the table replicas share: what a refusal advises to fix differs. */
+  readonly kind: "file" | "database";
+  /** Where, in words for messages: the file's path, or the database (never its URL). */
+  readonly where: string;
   /** Appends one record durably; throws AuditError when that cannot be done in time. */
   append(record: AuditRecord, limits: AuditLimits): Promise<void>;
   close(): Promise<void>;
@@ -98,10 +100,16 @@ export class AuditLog implements AuditSink {
   private stuck: { what: string; since: number } | undefined;
   private warned = false;
 
+  readonly kind = "file";
+
   constructor(
     readonly path: string,
     private readonly warn: (message: string) => void = () => {},
   ) {}
+
+  get where(): string {
+    return this.path;
+  }
 
   /** Appends one record and syncs it to disk; throws AuditError when that cannot be done in time. */
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {

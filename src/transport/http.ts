@@ -10,14 +10,15 @@ import {
 } from "@modelcontextprotocol/server";
 import { type Clients, createClients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
+import { MAX_BODY_BYTES } from "../kernel/limits.js";
 import type { Logger } from "../kernel/log.js";
-import { redact } from "../kernel/redact.js";
 import type { HostAnswer } from "../mcp/answers.js";
 import { keepReservedKeys } from "../mcp/arguments.js";
 import { type QuestionChannel, whyCannotAsk } from "../mcp/confirmers.js";
 import { createRuntime, type Runtime } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
-import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
+import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
+import { isConfigured, PROVIDER_NAMES } from "../settings/providers.js";
 import { type Grant, IssuerUnavailable, OAuthResource, READ_SCOPE, TokenRefused, WRITE_SCOPE } from "./oauth.js";
 import { grantAllowsMessage, grantAllowsTool } from "./scopes.js";
 import { issueSession, readSession } from "./session.js";
@@ -38,8 +39,6 @@ import { callerCredentialProblem, TenantClients } from "./tenants.js";
  * stream of its own `tools/call` POST; its answer, POSTed to /mcp, is taken by any replica (same
  * process directly, others through PostgreSQL).
  */
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Settings that make --http unsafe or unusable: listed at start-up, before anything listens. */
 export function httpConfigProblems(config: Config): string[] {
@@ -127,10 +126,7 @@ class Endpoint {
       [...h.allowedHosts, ...(h.oauth ? [new URL(h.oauth.publicUrl).hostname] : [])].map((x) => x.replace(/^\[|\]$/g, "")),
     );
     this.allowedOrigins = new Set(h.allowedOrigins);
-    this.configured =
-      config.sandbox ||
-      h.credentials === "caller" ||
-      (["leadping", "leadconnector", "twosms"] as const).some((p) => isConfigured(config, p));
+    this.configured = config.sandbox || h.credentials === "caller" || PROVIDER_NAMES.some((p) => isConfigured(config, p));
     this.modern = createMcpHandler((ctx) => this.serverFor(ctx.requestInfo), {
       legacy: "reject",
       maxRequestBodySize: MAX_BODY_BYTES,
@@ -268,7 +264,7 @@ class Endpoint {
     }
   }
 
-  /** Gives the request an id and logs one JSON line for it when it ends. */
+  /** Gives the request an id and logs one line for it when it ends (level info). */
   private logRequest(req: IncomingMessage, res: ServerResponse): Seen {
     const started = performance.now();
     const given = req.headers["x-request-id"];
@@ -276,8 +272,8 @@ class Endpoint {
     res.setHeader("x-request-id", requestId);
     const seen: Seen = {};
     res.once("close", () => {
-      if (this.config.logLevel === "error" || this.config.logLevel === "warn") return;
-      const fields = {
+      // Through the logger like every other line: its level decides, and it redacts.
+      this.logger.info("request", {
         time: new Date().toISOString(),
         requestId,
         http: `${req.method} ${(req.url ?? "").split("?")[0]}`,
@@ -287,8 +283,7 @@ class Endpoint {
         ...(seen.tenant ? { tenant: seen.tenant } : {}),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
-      };
-      process.stderr.write(`${redact(JSON.stringify(fields))}\n`);
+      });
     });
     return seen;
   }

@@ -6,6 +6,7 @@ import type { Clients } from "../client/index.js";
 import type { Logger } from "../kernel/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
+import { labelOf } from "../settings/providers.js";
 import { type Answer, type Confirmer, PendingQuestion, type Question } from "./confirm.js";
 import { type Change, canonical } from "./diff.js";
 import type { RecordTurns } from "./lock.js";
@@ -117,8 +118,6 @@ export interface WriteOptions {
   revertOf?: string;
 }
 
-export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
-
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
 /** One write under way: what every step of the pipeline needs to know about it. */
@@ -221,8 +220,8 @@ async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, u
       changed: plan.changed,
       confirmation: "not_asked",
       message: n
-        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}) on the record of ${on.name} (${PROVIDER_LABEL[run.provider]} user ${on.id}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
-        : `Dry run: nothing would change; the record of ${on.name} (${PROVIDER_LABEL[run.provider]} user ${on.id}) already has these values. Nothing was written.`,
+        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}) on the record of ${on.name} (${labelOf(run.provider)} user ${on.id}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
+        : `Dry run: nothing would change; the record of ${on.name} (${labelOf(run.provider)} user ${on.id}) already has these values. Nothing was written.`,
       warnings: plan.warnings,
       previewToken: n ? run.services.previews.issue(run.tool, run.key, run.request, plan.seen) : undefined,
     },
@@ -391,7 +390,7 @@ async function write<Args, Rec>(
   const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
   if (unavailable) warnings.push(`No person confirmed this change: the MCP host cannot ask (${unavailable}).`);
   if (!(await appendQuietly(ctx, deps, services.audit, ended("applied", { requestId: ctx.requestId }))))
-    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
+    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.where}.`);
   const who = `${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`}`;
   return result(
     {
@@ -399,7 +398,7 @@ async function write<Args, Rec>(
       dryRun: false,
       changed: plan.changed,
       confirmation,
-      message: `Updated ${plan.changed.length} field(s) of ${who} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      message: `Updated ${plan.changed.length} field(s) of ${who} on ${labelOf(provider)}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
       warnings,
       retries: ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`),
       auditId,
@@ -450,7 +449,7 @@ export function sensitiveReasons(
 
 function confirmQuestion(reasons: string[], subject: string, provider: Provider, changed: Change[]): string {
   const lines = changed.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`);
-  return `${reasons.join("; ")} for ${subject} on ${PROVIDER_LABEL[provider]}?\n${lines.join("\n")}`;
+  return `${reasons.join("; ")} for ${subject} on ${labelOf(provider)}?\n${lines.join("\n")}`;
 }
 
 /** Fields the upstream stored differently from what was sent. */
@@ -460,7 +459,7 @@ function verify<Rec>(contract: WriteContract<unknown, Rec>, changed: Change[], r
   for (const c of changed) {
     if (!Object.hasOwn(stored, c.field) || contract.credentialFields?.includes(c.field)) continue;
     if (canonical(stored[c.field] ?? null) !== canonical(c.after ?? null))
-      out.push(`${PROVIDER_LABEL[provider]} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
+      out.push(`${labelOf(provider)} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
   }
   return out;
 }
@@ -518,7 +517,7 @@ async function appendOrFail(
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    if (audit.path.startsWith("PostgreSQL"))
+    if (audit.kind === "database")
       throw new RefusalError(
         `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Reads still work; try the write again when the database is back (ask the person who runs the server to check USERS_MCP_DATABASE_URL and the database).`,
       );
