@@ -9,7 +9,15 @@ import { fileURLToPath } from "node:url";
 // second; `npm run build` also type-checks). A build that fails stops the run with its error.
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const INPUTS = ["src", "package.json", "package-lock.json", "rolldown.config.mjs", "scripts/build.mjs", "node_modules/.package-lock.json"];
+const INPUTS = [
+  "src",
+  "package.json",
+  "package-lock.json",
+  "rolldown.config.mjs",
+  "scripts/build.mjs",
+  "scripts/views.mjs",
+  "node_modules/.package-lock.json",
+];
 
 /** The newest modification time under `path` (a file or a folder), and the file that has it. */
 function newest(path: string): { time: number; file: string } {

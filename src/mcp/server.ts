@@ -5,8 +5,10 @@ import {
   inputRequired,
   ProtocolError,
   ProtocolErrorCode,
+  ResourceNotFoundError,
   Server,
   type ServerContext,
+  type Tool,
 } from "@modelcontextprotocol/server";
 import { DatabaseUnavailable } from "../audit/database.js";
 import type { Actor } from "../audit/log.js";
@@ -21,7 +23,7 @@ import type { Config } from "../settings/config.js";
 import type { ToolDefinition, ToolDeps } from "../tools/define.js";
 import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
 import type { ConfirmStates } from "../writes/confirm-state.js";
-import type { WriteServices } from "../writes/pipeline.js";
+import type { NamedRecord, WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
 import {
   type Caller,
@@ -36,6 +38,7 @@ import {
 import { describeError, describeIssues } from "./explain.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Catalog, Runtime } from "./runtime.js";
+import { declaresUi, RECORD_META, readViews, VIEWS_RESOURCE, withViews } from "./views.js";
 
 export interface ServerDeps {
   /** What the process holds for every server it makes (the HTTP mode makes one per request). */
@@ -97,7 +100,8 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
   const server = new Server(
     { name: "users-mcp", title: "Users (Leadping, LeadConnector, 2SMS)", version: VERSION },
     {
-      capabilities: { tools: { listChanged: false } },
+      // resources: the views' document, listed and read only for hosts that declare MCP Apps (./views.ts).
+      capabilities: { tools: { listChanged: false }, resources: {} },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
       // A list filtered by the caller's scopes is that caller's: no shared cache may hand it to another.
@@ -109,12 +113,10 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-  server.setRequestHandler("tools/list", async () => {
-    const { listing } = await runtime.catalog();
-    return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
-  });
+  const showsViews = (ctx: ServerContext) => declaresUi(capabilitiesOf(server, ctx, legacyHttp));
+  serveListings(server, runtime.catalog, allows, showsViews);
 
-  const call: CallScope = { runtime, clients, shutdown, tenant, actor, legacyHttp, allows, server, validator };
+  const call: CallScope = { runtime, clients, shutdown, tenant, actor, legacyHttp, allows, server, validator, showsViews };
   server.setRequestHandler("tools/call", (request, extra) => callTool(call, request.params, extra));
 
   return server;
@@ -125,6 +127,8 @@ interface CallScope extends Omit<ServerDeps, "shutdown"> {
   shutdown: AbortSignal | undefined;
   server: Server;
   validator: LazyJsonSchemaValidator;
+  /** The client of this request declared MCP Apps. */
+  showsViews(ctx: ServerContext): boolean;
 }
 
 /**
@@ -147,14 +151,15 @@ async function callTool(
   runtime.busy.add();
   try {
     const input = checkArguments(tool, params.arguments ?? {});
-    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, tool, extra));
+    let record: NamedRecord | undefined; // the record a write applies to, for a host's review view
+    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, tool, extra, (r) => (record = r)));
     if (handled instanceof PendingQuestion) {
       runtime.logger.info(`${tool.name}: asking the person to confirm`, { ms: Date.now() - started });
       return askAndComeBack(handled);
     }
     const output = cleanOutput(handled, ctx.secrets);
     runtime.logger.info(`${tool.name}: ok`, { ms: Date.now() - started });
-    return successResult(output, runtime.config);
+    return successResult(output, runtime.config, record && call.showsViews(extra) ? record : undefined);
   } catch (err) {
     logFailure(runtime.logger, tool.name, err, Date.now() - started, (text) => ctx.scrub(text));
     return failureResult(err, tool, call, ctx);
@@ -193,7 +198,7 @@ function checkArguments(tool: ToolDefinition, args: Record<string, unknown>): un
 }
 
 /** What the handler is given: reads get the settings, clients and log; writes also the write path's services. */
-async function toolDeps(call: CallScope, tool: ToolDefinition, extra: ServerContext): Promise<ToolDeps> {
+async function toolDeps(call: CallScope, tool: ToolDefinition, extra: ServerContext, named: (r: NamedRecord) => void): Promise<ToolDeps> {
   const { runtime, clients, tenant, actor, server, validator, legacyHttp } = call;
   const { config, logger } = runtime;
   const deps = { config, clients, logger, history: runtime.history, tenant };
@@ -207,19 +212,20 @@ async function toolDeps(call: CallScope, tool: ToolDefinition, extra: ServerCont
     client: clientOf(server, extra) ?? legacyHttp?.declared?.client,
     tenant,
     actor,
+    named,
   };
   return { ...deps, writes };
 }
 
-/** A result: the output as structured content and as compact JSON text (hosts that pass text on pay per byte). */
-function successResult(output: unknown, config: Config): CallToolResult {
+/**
+ * A result: the output as structured content and as compact JSON text (hosts that pass text on pay per byte);
+ * for a host with views, the record a write applies to in `_meta`.
+ */
+function successResult(output: unknown, config: Config, record: NamedRecord | undefined): CallToolResult {
   const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
   if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
-  return {
-    content,
-    structuredContent: output as Record<string, unknown>,
-    ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
-  };
+  const meta = { ...(config.sandbox ? { "users-mcp/sandbox": true } : {}), ...(record ? { [RECORD_META]: record } : {}) };
+  return { content, structuredContent: output as Record<string, unknown>, ...(Object.keys(meta).length ? { _meta: meta } : {}) };
 }
 
 /** What a failed call answers: in words an agent can act on, and no secret in them. */
@@ -281,6 +287,45 @@ function envelopeOf(ctx: ServerContext) {
     capabilities: e["io.modelcontextprotocol/clientCapabilities"] as ClientCapabilities | undefined,
     client: e["io.modelcontextprotocol/clientInfo"] as { name?: string; version?: string } | undefined,
   };
+}
+
+/**
+ * tools/list, and the views' resource: a host that declares MCP Apps gets `_meta.ui` on the tools with a
+ * view and can list and read the document; any other client gets the listing as it always was.
+ */
+function serveListings(
+  server: Server,
+  load: Runtime["catalog"],
+  allows: ServerDeps["allows"],
+  showsViews: (ctx: ServerContext) => boolean,
+): void {
+  server.setRequestHandler("tools/list", async (_request, extra) => {
+    const { listing } = await load();
+    const tools = showsViews(extra) ? viewListing(listing) : listing;
+    return { tools: allows ? tools.filter((t) => allows(t.name)) : tools };
+  });
+  server.setRequestHandler("resources/list", async (_request, extra) => ({ resources: showsViews(extra) ? [VIEWS_RESOURCE] : [] }));
+  server.setRequestHandler("resources/read", async (request, extra) => {
+    if (!showsViews(extra)) throw new ResourceNotFoundError(request.params.uri);
+    return readViews(request.params.uri);
+  });
+}
+
+/** What the client of this request declared: in its envelope (2026-07-28), in its 2025 HTTP session, or at initialize. */
+function capabilitiesOf(server: Server, ctx: ServerContext, legacyHttp: LegacyHttp | undefined): ClientCapabilities | undefined {
+  const envelope = envelopeOf(ctx);
+  if (envelope) return envelope.capabilities;
+  return legacyHttp ? legacyHttp.declared?.capabilities : server.getClientCapabilities();
+}
+
+/** The listing with views, made once per listing (the catalog's listing lives as long as the process). */
+const VIEW_LISTINGS = new WeakMap<ReadonlyArray<Tool>, Tool[]>();
+function viewListing(listing: Tool[]): Tool[] {
+  const made = VIEW_LISTINGS.get(listing);
+  if (made) return made;
+  const out = withViews(listing);
+  VIEW_LISTINGS.set(listing, out);
+  return out;
 }
 
 /** The MCP client, as it named itself: in this request's envelope (2026-07-28) or at initialize (2025). */
