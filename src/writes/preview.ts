@@ -21,9 +21,17 @@ interface Claims {
 /** Version of the token form: a token of another version is malformed to this server. */
 const PREFIX = "pv2";
 
+/**
+ * The one recipe for the hashes a preview or a confirmation binds: SHA-256 of the canonical JSON, 22
+ * base64url characters (132 bits). Equal values hash the same whatever the order of their keys.
+ */
+export function bindingHash(value: unknown): string {
+  return createHash("sha256").update(canonical(value)).digest("base64url").slice(0, 22);
+}
+
 /** Hash of a call's change request (its arguments without dryRun and previewToken): the same change hashes the same. */
 export function requestHash(change: Record<string, unknown>): string {
-  return createHash("sha256").update(canonical(change)).digest("base64url").slice(0, 22);
+  return bindingHash(change);
 }
 
 /**
@@ -72,7 +80,8 @@ export class PreviewTokens {
       refuse(`expired ${ago} minute(s) ago (a preview is good for 15 minutes): preview again with dryRun: true`);
     }
     if (claims.tool !== tool) refuse(`issued by ${claims.tool}, not ${tool}: preview this change with ${tool} and dryRun: true`);
-    if (claims.record !== record) refuse("issued for another record (or another account's credentials): preview this record with dryRun: true");
+    if (claims.record !== record)
+      refuse("issued for another record (or another account's credentials): preview this record with dryRun: true");
     if (claims.request !== request)
       refuse(
         "issued for a different change: these arguments are not the ones previewed. Send exactly the previewed arguments with it, or preview this change with dryRun: true",
