@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
 import { Database } from "../audit/database.js";
 import { AuditIndex, type WriteHistory } from "../audit/history.js";
-import { AuditLog, type AuditSink } from "../audit/log.js";
-import { DatabaseAuditLog, DatabaseHistory } from "../audit/pg.js";
+import { AuditLog, type AuditSink, unsettledInFile } from "../audit/log.js";
+import { DatabaseAuditLog, DatabaseHistory, unsettledIntents, whileReconciling } from "../audit/pg.js";
 import { LiveCalls } from "../client/call-context.js";
+import type { Clients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
 import type { Config } from "../settings/config.js";
@@ -13,6 +14,7 @@ import type { ToolDefinition } from "../tools/define.js";
 import { ConfirmStates } from "../writes/confirm-state.js";
 import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
+import type { ReconcileReport } from "../writes/reconcile.js";
 import { toolListing } from "./listing.js";
 
 /** The tools this configuration serves, loaded on first use. */
@@ -50,8 +52,13 @@ export interface Runtime {
   calls: LiveCalls;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
-  /** Connects to the database (migrating it) and keeps watching it; a database that is down only warns. */
-  start(): Promise<void>;
+  /**
+   * Connects to the database (migrating it) and keeps watching it; a database that is down only warns.
+   * Given the upstream clients, then settles in the background the writes a crash left in doubt (reconcile).
+   */
+  start(clients?: Clients): Promise<void>;
+  /** Settles the writes left in doubt by reading their records; undefined when another replica is at it, or nothing is recorded. */
+  reconcile(clients: Clients): Promise<ReconcileReport | undefined>;
   close(): Promise<void>;
 }
 
@@ -60,7 +67,9 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
   // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
   // the host's initialize has been answered: start-up pays only for what initialize needs.
   let catalog: Promise<Catalog> | undefined;
-  const database = config.databaseUrl ? new Database(config.databaseUrl) : undefined;
+  const database = config.databaseUrl
+    ? new Database(config.databaseUrl, { adminUrl: config.databaseAdminUrl, poolSize: config.databasePoolSize })
+    : undefined;
   const audit: AuditSink | undefined = database
     ? new DatabaseAuditLog(database)
     : config.auditLog
@@ -98,15 +107,38 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     database,
     calls: new LiveCalls(),
     busy: new Gauge(),
-    async start() {
-      if (!database) return;
-      database.watch();
-      try {
-        const version = await database.ready();
-        logger.info(`database: connected, schema version ${version}`);
-      } catch (err) {
-        logger.warn(`database: ${(err as Error).message}; reads are served, writes are refused until it is back`);
+    async start(clients) {
+      if (database) {
+        database.watch();
+        try {
+          const version = await database.ready();
+          logger.info(`database: connected, schema version ${version}`);
+        } catch (err) {
+          logger.warn(`database: ${(err as Error).message}; reads are served, writes are refused until it is back`);
+          return;
+        }
       }
+      if (clients)
+        void this.reconcile(clients).then(
+          (r) => {
+            if (r && r.applied + r.failed + r.unknown > 0)
+              logger.info(`reconcile: settled writes left in doubt: ${r.applied} applied, ${r.failed} not applied, ${r.unknown} undecided`);
+            for (const u of r?.undecided ?? []) logger.warn(`reconcile: write ${u.id} stays unknown: ${u.reason}`);
+          },
+          (err: unknown) => logger.warn(`reconcile: ${(err as Error).message}`),
+        );
+    },
+    async reconcile(clients) {
+      if (!audit) return undefined;
+      const sink = audit;
+      const [{ reconcile }, { REVERTIBLE }] = await Promise.all([import("../writes/reconcile.js"), import("../tools/revert-write.js")]);
+      const deps = { config, clients, logger };
+      if (database)
+        return whileReconciling(database, () =>
+          reconcile({ intents: (b) => unsettledIntents(database, b), audit: sink }, REVERTIBLE, deps),
+        );
+      const path = config.auditLog;
+      return path ? reconcile({ intents: (b) => unsettledInFile(path, b), audit: sink }, REVERTIBLE, deps) : undefined;
     },
     close: async () => {
       await audit?.close();

@@ -124,6 +124,8 @@ export interface RevertibleWrite {
   tool: string;
   provider: Provider;
   contract: WriteContract<unknown, unknown>;
+  /** What the tool's input schema refuses in these arguments (as a direct call would be refused); empty when none. */
+  refusals(args: unknown): string[];
 }
 
 /** What an undo adds to the write path: the audit id it undoes, and the tool to record it under. */
@@ -180,18 +182,13 @@ export async function executeWrite<Args, Rec>(
   const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, run.request) : undefined;
   // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
   if (dryRun) return preview(run);
-  let done: () => void;
-  try {
-    done = await services.queues.turn(key, ctx.signal);
-  } catch (err) {
-    if (err instanceof RefusalError) throw err; // the database that serializes writes across replicas is down
-    throw queueStopped(ctx, provider, tool);
-  }
-  try {
-    return await commit(run, seenAtPreview);
-  } finally {
-    done();
-  }
+  // A database that serializes writes across replicas and cannot (busy, down) refuses in its own words.
+  return services.queues.hold(
+    key,
+    ctx,
+    () => commit(run, seenAtPreview),
+    (err) => (err instanceof RefusalError ? err : queueStopped(ctx, provider, tool)),
+  );
 }
 
 /** The parts of a write's result; `result` gives every write result the same shape. */
