@@ -1,11 +1,19 @@
 import { readAudit, renderAuditTable, selectEntries } from "../audit/log.js";
+import type { Logger } from "../kernel/log.js";
 import type { Config } from "../settings/config.js";
 
 /** `users-mcp audit`: recent writes from the audit log, as a table or JSON. Returns the exit code. */
 export async function runAuditCommand(
   config: Config,
-  options: { json?: boolean | undefined; target?: string | undefined; since?: string | undefined; limit?: string | undefined },
+  options: {
+    json?: boolean | undefined;
+    target?: string | undefined;
+    since?: string | undefined;
+    limit?: string | undefined;
+    reconcile?: boolean | undefined;
+  },
   write: (s: string) => void,
+  logger?: Logger,
 ): Promise<number> {
   const fail = (message: string) => {
     process.stderr.write(`users-mcp audit: ${message}\n`);
@@ -20,13 +28,17 @@ export async function runAuditCommand(
     if (!Number.isSafeInteger(limit) || limit < 0) return fail(`--limit must be a whole number (0 for all), got "${options.limit}"`);
     if (limit === 0) limit = undefined;
   }
+  if (options.reconcile && logger) {
+    const failed = await reconcileNow(config, logger, options.json ? (s) => process.stderr.write(s) : write);
+    if (failed) return fail(failed);
+  }
   let read: Awaited<ReturnType<typeof readAudit>>;
   if (config.databaseUrl) {
     const [{ Database }, { readDatabaseAudit, DATABASE_AUDIT }] = await Promise.all([
       import("../audit/database.js"),
       import("../audit/pg.js"),
     ]);
-    const db = new Database(config.databaseUrl);
+    const db = new Database(config.databaseUrl, { poolSize: 2 });
     try {
       read = await readDatabaseAudit(db);
     } catch (err) {
@@ -64,5 +76,34 @@ export async function runAuditCommand(
       );
     }
     return 0;
+  }
+}
+
+/**
+ * `--reconcile`: settles the writes left in doubt (intents with no outcome, or an unknown one) by
+ * reading their records, as the server does at start; says what it found. An error message, or undefined.
+ */
+async function reconcileNow(config: Config, logger: Logger, write: (s: string) => void): Promise<string | undefined> {
+  const [{ createRuntime }, { createClients }] = await Promise.all([import("../mcp/runtime.js"), import("../client/index.js")]);
+  const runtime = createRuntime(config, logger);
+  const clients = createClients(config);
+  try {
+    await runtime.database?.ready();
+    const r = await runtime.reconcile(clients);
+    if (!r) {
+      write("Reconcile: another replica is reconciling right now; nothing was settled here.\n\n");
+      return undefined;
+    }
+    write(
+      `Reconcile: ${r.applied} applied, ${r.failed} not applied, ${r.unknown} still unknown (each a new outcome record marked reconciled).\n`,
+    );
+    for (const u of r.undecided) write(`  ${u.id}: ${u.reason}\n`);
+    write("\n");
+    return undefined;
+  } catch (err) {
+    return `cannot reconcile: ${(err as Error).message}`;
+  } finally {
+    await runtime.close();
+    await clients.close();
   }
 }

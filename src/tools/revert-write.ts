@@ -11,7 +11,10 @@ import { updateCompliance } from "./update-compliance.js";
 import { updateGdpr } from "./update-gdpr.js";
 import { updateUser } from "./update-user.js";
 
-const REVERTIBLE = new Map<string, RevertibleWrite>([updateCompliance, updateUser, updateGdpr].map((t) => [t.name, t.revertible]));
+/** The write tools whose writes can be undone (and read back by reconcile), by name. */
+export const REVERTIBLE: ReadonlyMap<string, RevertibleWrite> = new Map<string, RevertibleWrite>(
+  [updateCompliance, updateUser, updateGdpr].map((t) => [t.name, t.revertible]),
+);
 
 type Change = AuditRecord["changes"][number];
 interface RevertArgs {
@@ -83,7 +86,7 @@ function undoContract(
   w: IndexedWrite,
   changes: Change[],
   skipped: string[],
-  { contract }: RevertibleWrite,
+  { contract, tool, refusals }: RevertibleWrite,
   history: WriteHistory,
   deps: ToolDeps,
 ): WriteContract<RevertArgs, unknown> {
@@ -123,7 +126,18 @@ function undoContract(
           unchangedMessage: `Nothing to undo: the record already holds the values from before write ${w.id}. Nothing was written.${left}`,
           send: () => Promise.reject(new Error("nothing to send")),
         };
-      const plan = contract.plan(contract.revertArgs(w.target, values), current, d);
+      const args = contract.revertArgs(w.target, values);
+      // The values come from the audit log, which is data, not a checked call: each is held to what the
+      // tool itself accepts, so a record rewritten in the table cannot send what a direct call could not.
+      const refused = refusals(args);
+      if (refused.length)
+        throw new RefusalError(
+          [
+            `Refused: write ${w.id}'s earlier values are not values ${tool} accepts, so nothing was sent. Its audit record may have been altered since it was written; check it with users-mcp audit.`,
+            ...refused.map((r) => `- ${r}`),
+          ].join("\n"),
+        );
+      const plan = contract.plan(args, current, d);
       return { ...plan, note: `This undoes write ${w.id} (${w.tool} at ${w.time}).${left}` };
     },
     view: (record) => ({ record: contract.view(record) }),

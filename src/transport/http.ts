@@ -456,7 +456,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   if (problems.length) throw new ConfigError(problems);
   const h = config.http;
   const endpoint = new Endpoint(config, logger);
-  await endpoint.runtime.start();
+  await endpoint.runtime.start(endpoint.serverClients);
   const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
     endpoint.handle(req, res).catch((err: unknown) => {
       logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

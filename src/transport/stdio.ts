@@ -16,8 +16,8 @@ export async function serveStdio(config: Config, logger: Logger, ready: string, 
       import("@modelcontextprotocol/server/stdio"),
     ]);
   const runtime = createRuntime(config, logger);
-  void runtime.start(); // the database (if any) connects while the host initializes
   const clients = createClients(config);
+  void runtime.start(clients); // the database (if any) connects while the host initializes
   const stopping = new AbortController();
   // One server per connection, pinned to the protocol generation the host opens with: a
   // `server/discover` probe (MCP 2026-07-28) or `initialize` (2025).
