@@ -48,5 +48,9 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
     // The result is checked against the output schema by the server and the tests; its type is the schema's.
     handler: (args, ctx, deps) => executeWrite(name, provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
   });
-  return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown> } });
+  const refusals = (args: unknown) => {
+    const checked = input.safeParse(args);
+    return checked.success ? [] : checked.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`);
+  };
+  return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown>, refusals } });
 }
