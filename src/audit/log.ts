@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { chmod, constants, type FileHandle, mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { raceAbort } from "../client/call-context.js";
+import { escapeControlCharacters } from "../kernel/escape.js";
 
 /** How a write ended. A write that ends before the upstream is touched (declined, conflict, unchanged) has one record. */
 export type AuditOutcome = "applied" | "failed" | "unknown" | "declined" | "conflict" | "unchanged";
@@ -445,6 +446,8 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       e.confirmation,
     ]),
   ];
+  // Whatever a cell holds (a name from a token's claims, a target from an upstream), one record stays one line.
+  for (const row of rows) for (let i = 0; i < row.length; i++) row[i] = escapeControlCharacters(row[i] ?? "");
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "));
   if (entries.some((e) => e.incomplete))

@@ -199,9 +199,18 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
             .filter((r) => r.configured)
             .map((r) => r.summary)
             .join("; ") || "no provider configured";
-  logger.info(
-    `users-mcp ${VERSION} serving MCP over HTTP at ${handle.url} (stateless; ${config.http.token ? "bearer token required" : "no endpoint token"}); ${mode}`,
-  );
+  logger.info(`users-mcp ${VERSION} serving MCP over HTTP at ${handle.url} (stateless; ${authInForce(config)}); ${mode}`);
+}
+
+/** How callers sign in, for the start-up line: the auth actually in force, never a guess. */
+function authInForce(config: Config): string {
+  const { oauth, token } = config.http;
+  if (oauth)
+    return `OAuth: issuer ${oauth.issuer}, resource ${oauth.resource}, ${oauth.clientId ? "JWTs and opaque tokens (introspection)" : "JWT access tokens"}; scope users:write for write tools, users:read for the rest`;
+  if (token) return "bearer token required (USERS_MCP_HTTP_TOKEN)";
+  return config.http.credentials === "caller"
+    ? "no endpoint token: each request signs in upstream with its own credentials"
+    : "no endpoint token: sandbox on this machine only";
 }
 
 function parseCli(argv: string[]) {

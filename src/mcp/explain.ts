@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { DatabaseUnavailable } from "../audit/database.js";
 import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "../client/errors.js";
 import { stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
@@ -76,6 +77,8 @@ export interface ErrorSource {
 /** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
 export function describeError(err: unknown, tool: ErrorSource | undefined, config: Config): string {
   if (err instanceof RefusalError) return err.message;
+  if (err instanceof DatabaseUnavailable)
+    return `Refused: ${err.message}. The write history is kept there, so it cannot be read or undone right now; nothing was written. Reads of the platforms still work; try again when the database is back.`;
   if (err instanceof InputError) {
     const name = tool ? ` for ${tool.name}` : "";
     return `Invalid arguments${name}:\n${err.issues.map((i) => `- ${i.field}: ${i.message}`).join("\n")}\nNothing was sent upstream.`;

@@ -3,14 +3,11 @@ import {
   type ClientCapabilities,
   type InputRequiredResult,
   inputRequired,
-  inputResponse,
-  type RequestId,
-  SdkError,
-  SdkErrorCode,
   Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import type { Actor, Confirmation } from "../audit/log.js";
+import { DatabaseUnavailable } from "../audit/database.js";
+import type { Actor } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
@@ -20,8 +17,11 @@ import { RefusalError } from "../kernel/refusal.js";
 import { VERSION } from "../kernel/version.js";
 import type { Config } from "../settings/config.js";
 import type { ToolDefinition } from "../tools/define.js";
-import { ConfirmationNeeded, type Person, type WriteServices } from "../writes/pipeline.js";
+import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
+import type { ConfirmStates } from "../writes/confirm-state.js";
+import type { WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
+import { type Caller, CONFIRM_SCHEMA, pushConfirmer, roundsConfirmer, STATELESS_2025_HTTP, whyCannotAsk } from "./confirmers.js";
 import { describeError, describeIssues } from "./explain.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Runtime } from "./runtime.js";
@@ -37,6 +37,16 @@ export interface ServerDeps {
   tenant?: string | undefined;
   /** Who signed in (OAuth), recorded with every write of theirs. */
   actor?: Actor | undefined;
+  /**
+   * How an MCP 2025 call reaches the person: over a connection that carries the server's requests
+   * (stdio, the default), or not at all (stateless HTTP).
+   */
+  legacyAsk?: "connection" | "none";
+  /**
+   * Which tools the caller may use (OAuth scopes): tools/list shows only those, as if the rest did not
+   * exist, and a call to another is refused. Undefined: every tool this configuration exposes.
+   */
+  allows?: ((tool: string) => boolean) | undefined;
 }
 
 const INSTRUCTIONS = [
@@ -51,6 +61,7 @@ const INSTRUCTIONS = [
 
 /** How long a client may keep the tool list and the discover result: the list changes only with the server's settings. */
 const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
+const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
 
 /**
  * Builds the MCP server with the tools this configuration allows: one instance per stdio connection
@@ -62,7 +73,7 @@ const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer({ runtime, clients, shutdown, tenant, actor }: ServerDeps): Server {
+export function createServer({ runtime, clients, shutdown, tenant, actor, legacyAsk = "connection", allows }: ServerDeps): Server {
   const { config, logger } = runtime;
   const load = runtime.catalog;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
@@ -73,41 +84,47 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
       capabilities: { tools: { listChanged: false } },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
-      cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
+      // A list filtered by the caller's scopes is that caller's: no shared cache may hand it to another.
+      cacheHints: allows
+        ? { "tools/list": PRIVATE_LIST_CACHE, "server/discover": LIST_CACHE }
+        : { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
       // A confirmation over 2025 stdio is asked as a request of the server's (personFor), not through the SDK's shim.
       inputRequired: { legacyShim: false },
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => ({
-    ...(await keysOrRefusal(runtime)),
-    audit: runtime.audit,
-    queues: runtime.queues,
-    person: personFor(server, ctx, config, validator),
-    client: clientOf(server, ctx),
-    tenant,
-    actor,
-  });
+  const writeServices = async (ctx: ServerContext): Promise<WriteServices> => {
+    const { previews, confirmStates } = await keysOrRefusal(runtime);
+    return {
+      previews,
+      audit: runtime.audit,
+      queues: runtime.queues,
+      confirmer: confirmerFor(server, ctx, { states: confirmStates, config, validator, caller: { tenant, actor }, legacyAsk }),
+      client: clientOf(server, ctx),
+      tenant,
+      actor,
+    };
+  };
 
-  server.setRequestHandler("tools/list", async () => ({ tools: (await load()).listing }));
+  server.setRequestHandler("tools/list", async () => {
+    const { listing } = await load();
+    return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
+  });
 
   server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
     const name = request.params.name;
     const { all, tools, byName } = await load();
     const tool = byName.get(name);
+    if (allows && !allows(name))
+      return errorResult(
+        `${stripInvisible(name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
+      );
     if (!tool) return errorResult(unavailableTool(name, tools, all, config));
 
     const started = Date.now();
     const ctx = runtime.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
     const failed = (err: unknown): CallToolResult => {
-      const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
-      logger[level](
-        `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
-        {
-          ms: Date.now() - started,
-          ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
-        },
-      );
+      logFailure(logger, name, err, Date.now() - started, (text) => ctx.scrub(text));
       if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
         return errorResult(
           `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
@@ -137,7 +154,12 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
       const deps = tool.annotations.readOnlyHint
         ? { config, clients, logger, history: runtime.history, tenant }
         : { config, clients, logger, history: runtime.history, tenant, writes: await writeServices(extra) };
-      const output = cleanOutput(await tool.handler(input, ctx, deps), ctx.secrets);
+      const handled: unknown = await tool.handler(input, ctx, deps);
+      if (handled instanceof PendingQuestion) {
+        logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
+        return askAndComeBack(handled);
+      }
+      const output = cleanOutput(handled, ctx.secrets);
       logger.info(`${name}: ok`, { ms: Date.now() - started });
       // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
       const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
@@ -148,14 +170,6 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
         ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
       };
     } catch (err) {
-      if (err instanceof ConfirmationNeeded) {
-        logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
-        // The question goes back as the result; the client's retry of this call brings the answer.
-        return inputRequired({
-          inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: err.question, requestedSchema: CONFIRM_SCHEMA }) },
-          requestState: err.state,
-        });
-      }
       return failed(err);
     } finally {
       ctx.dispose();
@@ -165,6 +179,28 @@ export function createServer({ runtime, clients, shutdown, tenant, actor }: Serv
 
   return server;
 }
+
+/** The person behind the host, as this request's protocol generation and transport can reach them. */
+function confirmerFor(
+  server: Server,
+  ctx: ServerContext,
+  o: { states: ConfirmStates; config: Config; validator: LazyJsonSchemaValidator; caller: Caller; legacyAsk: "connection" | "none" },
+): Confirmer {
+  const envelope = envelopeOf(ctx);
+  if (envelope) {
+    const why = whyCannotAsk(envelope.capabilities);
+    return why ? cannotAsk(why) : roundsConfirmer(ctx, o.states, o.config, o.caller);
+  }
+  const why = whyCannotAsk(server.getClientCapabilities()) ?? (o.legacyAsk === "none" ? STATELESS_2025_HTTP : undefined);
+  return why ? cannotAsk(why) : pushConfirmer(server, ctx.mcpReq.id, o.config, o.validator);
+}
+
+/** MCP 2026-07-28: the question goes back as the result; the client's retry of this call brings the answer. */
+const askAndComeBack = (q: PendingQuestion): InputRequiredResult =>
+  inputRequired({
+    inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: CONFIRM_SCHEMA }) },
+    requestState: q.state,
+  });
 
 /** The write path's keys; while the database that holds them cannot be reached, a refusal that names it. */
 async function keysOrRefusal(runtime: Runtime) {
@@ -193,12 +229,6 @@ function clientOf(server: Server, ctx: ServerContext): WriteServices["client"] {
   return envelope ? envelope.client : server.getClientVersion();
 }
 
-/** Form elicitation declared: `form`, or a bare `elicitation: {}` (the meaning before modes). */
-function canElicitForm(capabilities: ClientCapabilities | undefined): boolean {
-  const e = capabilities?.elicitation as { form?: unknown; url?: unknown } | undefined;
-  return e !== undefined && (e.form !== undefined || e.url === undefined);
-}
-
 const SANDBOX_NOTE = "Sandbox mode: this result came from the built-in sandbox, not from a real account. Nothing real was read or changed.";
 
 /** An error result. Its text may quote an upstream's words, so it is scrubbed with the call's own secrets too. */
@@ -208,6 +238,27 @@ function errorResult(text: string, sandbox = false, ctx?: CallContext): CallTool
     content: [{ type: "text", text: (ctx ? ctx.scrub(clean) : redact(clean)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
     isError: true,
   };
+}
+
+/**
+ * One log line for a call that failed. What the server refused on purpose (already undone, a conflict,
+ * the database down, ...), an upstream's error and bad arguments are warnings with their reason; only
+ * what nobody meant (a bug) is an error with its stack.
+ */
+function logFailure(logger: Runtime["logger"], name: string, err: unknown, ms: number, scrub: (text: string) => string): void {
+  if (err instanceof RefusalError || err instanceof DatabaseUnavailable) {
+    logger.warn(`${name}: refused`, { ms, reason: scrub(err.message) });
+    return;
+  }
+  if (err instanceof UpstreamError) {
+    logger.warn(`${name}: ${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}`, { ms });
+    return;
+  }
+  if (err instanceof InputError) {
+    logger.warn(`${name}: invalid arguments`, { ms });
+    return;
+  }
+  logger.error(`${name}: internal error`, { ms, ...(err instanceof Error ? { error: scrub(err.stack ?? err.message) } : {}) });
 }
 
 function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, all: ReadonlyArray<ToolDefinition>, config: Config): string {
@@ -221,65 +272,4 @@ function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, a
     return `Tool ${name} is disabled on this server by ${why}. Available tools: ${available}. Ask the person who configured the server to enable it.`;
   }
   return `Unknown tool ${JSON.stringify(stripInvisible(name).slice(0, 100))}. Available tools: ${available}.`;
-}
-
-/** The form a confirmation asks for: one yes/no, pre-set to yes, so that "Accept" applies the change. */
-const CONFIRM_SCHEMA = {
-  type: "object" as const,
-  properties: {
-    confirm: {
-      type: "boolean" as const,
-      title: "Apply this change",
-      description: "Accept to apply the change described above; decline to leave the record as it is.",
-      default: true,
-    },
-  },
-};
-
-/**
- * The person behind the host. MCP 2026-07-28: asked through a Multi Round-Trip Request (the
- * question ends the call; the retry brings the answer and the sealed state). MCP 2025: asked with a
- * form elicitation sent as part of the call, where the connection can carry it (stdio; not stateless
- * HTTP). Only an explicit accept counts as yes: a decline, a dismissal, no answer in time, or an
- * answer that does not fit the form leaves the record alone.
- */
-function personFor(server: Server, ctx: ServerContext, config: Config, validator: LazyJsonSchemaValidator): Person {
-  const envelope = envelopeOf(ctx);
-  if (envelope) {
-    if (!canElicitForm(envelope.capabilities)) return { kind: "none" };
-    const state = ctx.mcpReq.requestState();
-    return { kind: "rounds", retry: typeof state === "string" ? { state, answer: answerIn(ctx) } : undefined };
-  }
-  if (!canElicitForm(server.getClientCapabilities())) return { kind: "none" };
-  const requestId: RequestId = ctx.mcpReq.id;
-  return {
-    kind: "push",
-    async ask(message: string, call: CallContext): Promise<Confirmation> {
-      try {
-        await validator.load();
-        const answer = await server.elicitInput(
-          { mode: "form", message, requestedSchema: CONFIRM_SCHEMA },
-          { relatedRequestId: requestId, signal: call.signal, timeout: config.confirm.timeoutMs },
-        );
-        if (answer.action === "accept") return answer.content?.confirm === false ? "declined" : "accepted";
-        return answer.action === "decline" ? "declined" : "cancelled";
-      } catch (err) {
-        if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return "timeout";
-        if (call.signal.aborted) return "cancelled";
-        return "declined"; // an answer that does not fit the form is no yes
-      }
-    },
-  };
-}
-
-/** What a 2026-07-28 retry answered to the confirmation question; "missing" when it carries no answer. */
-function answerIn(ctx: ServerContext): Confirmation | "missing" {
-  const answer = inputResponse(ctx.mcpReq.inputResponses, "confirm");
-  if (answer.kind === "missing") return "missing";
-  if (answer.kind !== "elicit") return "declined";
-  if (answer.action === "decline") return "declined";
-  if (answer.action === "cancel") return "cancelled";
-  const confirm = answer.content?.confirm;
-  if (confirm === undefined || confirm === true) return "accepted";
-  return "declined"; // false, or an answer that does not fit the form
 }

@@ -16,8 +16,8 @@ import { keepReservedKeys } from "../mcp/arguments.js";
 import { createRuntime, type Runtime } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
 import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
-import { WRITE_TOOL_NAMES } from "../tools/catalog.js";
 import { type Grant, IssuerUnavailable, OAuthResource, READ_SCOPE, TokenRefused, WRITE_SCOPE } from "./oauth.js";
+import { grantAllowsMessage, grantAllowsTool } from "./scopes.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
@@ -104,6 +104,8 @@ class Endpoint {
   private readonly allowedHosts: Set<string>;
   private readonly allowedOrigins: Set<string>;
   private readonly configured: boolean;
+  /** The database problem /readyz last saw (logged once when it begins, not at every probe). */
+  private databaseProblem: string | undefined;
 
   constructor(
     readonly config: Config,
@@ -137,6 +139,7 @@ class Endpoint {
       clients: this.serverClients as Clients,
       tenant: undefined,
       actor: undefined,
+      allows: undefined,
     };
     return createServer({
       runtime: this.runtime,
@@ -144,24 +147,14 @@ class Endpoint {
       shutdown: this.stopping.signal,
       tenant: caller.tenant,
       actor: caller.actor,
+      allows: caller.allows,
     });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const seen = this.logRequest(req, res);
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") return reply(res, 200, { status: "ok" });
-    if (path === "/readyz") {
-      if (this.draining) return reply(res, 503, { status: "draining" });
-      if (!this.configured) return reply(res, 503, { status: "not configured: no provider has credentials" });
-      // Reads are still served while the database is down: ready, but degraded (writes are refused).
-      const down = this.runtime.database?.unavailable;
-      return reply(
-        res,
-        200,
-        down ? { status: "degraded", database: down, writes: "refused until the database is back" } : { status: "ready" },
-      );
-    }
+    if ((path === "/healthz" || path === "/readyz") && !this.wrongHost(req, res)) return this.health(path, res);
     if (this.oauth && (path === "/.well-known/oauth-protected-resource/mcp" || path === "/.well-known/oauth-protected-resource")) {
       res.setHeader("cache-control", "public, max-age=300");
       return reply(res, 200, this.oauth.metadata());
@@ -172,7 +165,7 @@ class Endpoint {
     if (grant === null) return;
     const message = await this.readMessage(req, res);
     if (message === undefined) return;
-    if (grant && this.oauth && !scopesAllow(grant, message)) {
+    if (grant && this.oauth && !grantAllowsMessage(grant, message)) {
       res.setHeader("www-authenticate", this.oauth.challenge("insufficient_scope"));
       return rpcError(
         res,
@@ -184,14 +177,50 @@ class Endpoint {
     await this.dispatch(req, res, message, seen, grant);
   }
 
-  /** The request's verified access token, or null once it has been answered 401 (or 503 while the issuer is unreachable). */
+  /**
+   * /healthz (the process is alive) and /readyz (it should get traffic), after the Host check. The body
+   * names the state in a few words; what the database driver said goes to the log, not to whoever asks.
+   */
+  private health(path: string, res: ServerResponse): void {
+    if (path === "/healthz") reply(res, 200, { status: "ok" });
+    else if (this.draining) reply(res, 503, { status: "draining" });
+    else if (!this.configured) reply(res, 503, { status: "not configured: no provider has credentials" });
+    else {
+      // Reads are still served while the database is down: ready, but degraded (writes are refused).
+      const down = this.runtime.database?.unavailable;
+      if (down !== this.databaseProblem) {
+        if (down) this.logger.warn("readiness: degraded, the database is unreachable", { reason: down });
+        this.databaseProblem = down;
+      }
+      reply(
+        res,
+        200,
+        down ? { status: "degraded: database unreachable", writes: "refused until the database is back" } : { status: "ready" },
+      );
+    }
+  }
+
+  /**
+   * The request's verified access token, or null once it has been answered: 401 for a refused token,
+   * 503 when the issuer cannot check it. A check that must ask the issuer holds an in-flight slot while
+   * it does (answers already known cost none), so a flood of new tokens cannot queue on the issuer.
+   */
   private async signedIn(oauth: OAuthResource, req: IncomingMessage, res: ServerResponse): Promise<Grant | null> {
     try {
-      return await oauth.verify(req.headers.authorization);
+      const known = oauth.known(req.headers.authorization);
+      if (known instanceof TokenRefused) throw known;
+      if (known) return known;
+      if (!this.admitWeight(res, 1)) return null;
+      try {
+        return await oauth.verify(req.headers.authorization);
+      } finally {
+        this.active.remove(1);
+      }
     } catch (err) {
       if (err instanceof IssuerUnavailable) {
+        this.logger.warn("oauth: access tokens cannot be checked", { reason: err.description });
         res.setHeader("retry-after", "5");
-        rpcError(res, 503, `Service unavailable: access tokens cannot be checked right now (${err.description}); retry shortly`);
+        rpcError(res, 503, `Service unavailable: access tokens cannot be checked right now: ${err.description}. Retry shortly.`);
         return null;
       }
       if (!(err instanceof TokenRefused)) throw err;
@@ -232,8 +261,8 @@ class Endpoint {
     return seen;
   }
 
-  /** Answers a request that may not go further, and says so; false when it may. */
-  private refused(req: IncomingMessage, res: ServerResponse): boolean {
+  /** Answers 403 to a Host (or a browser Origin) this server was not told it is called; false when it was. */
+  private wrongHost(req: IncomingMessage, res: ServerResponse): boolean {
     // DNS rebinding: a page on another site must not reach a server on this machine through a
     // name that resolves here, so the Host must be one this server was told it is called.
     if (!this.allowedHosts.has(hostnameOf(req.headers.host)))
@@ -243,6 +272,12 @@ class Endpoint {
     const origin = req.headers.origin?.toLowerCase();
     if (origin !== undefined && !this.allowedOrigins.has(origin) && !isOwnOrigin(origin, req.headers.host))
       return refuse(res, 403, "Forbidden: this Origin is not allowed (USERS_MCP_HTTP_ALLOWED_ORIGINS)");
+    return false;
+  }
+
+  /** Answers a request that may not go further, and says so; false when it may. */
+  private refused(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.wrongHost(req, res)) return true;
     if (this.tokenDigest && !bearerMatches(req.headers.authorization, this.tokenDigest)) {
       res.setHeader("www-authenticate", 'Bearer realm="users-mcp"');
       return refuse(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
@@ -293,20 +328,27 @@ class Endpoint {
    */
   private admit(res: ServerResponse, message: unknown): boolean {
     if (!Array.isArray(message) && (message as { method?: unknown } | null)?.method === "subscriptions/listen") return true;
-    const max = this.config.http.maxInFlight;
     const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
+    if (!this.admitWeight(res, weight)) return false;
+    res.once("close", () => this.active.remove(weight));
+    return true;
+  }
+
+  /** Takes `weight` in-flight slots (the caller gives them back), or answers 503 and takes none. */
+  private admitWeight(res: ServerResponse, weight: number): boolean {
+    const max = this.config.http.maxInFlight;
     if (this.active.value + weight > max) {
       res.setHeader("retry-after", "1");
-      return refuse(
+      refuse(
         res,
         503,
         weight > max
           ? `This batch holds ${weight} messages, more than the ${max} this server runs at once: send fewer per request`
           : `Too many requests in flight (${max}); retry shortly`,
       );
+      return false;
     }
     this.active.add(weight);
-    res.once("close", () => this.active.remove(weight));
     return true;
   }
 
@@ -324,6 +366,7 @@ class Endpoint {
     const caller: Caller = {
       ...(this.tenants ? this.tenants.forRequest(req.headers) : { clients: this.serverClients as Clients, tenant: undefined }),
       actor: grant?.actor,
+      allows: grant ? (tool: string) => grantAllowsTool(grant, tool) : undefined,
     };
     seen.tenant = caller.tenant;
     const route = classifyInboundRequest({
@@ -353,6 +396,8 @@ class Endpoint {
         shutdown: this.stopping.signal,
         tenant: caller.tenant,
         actor: caller.actor,
+        legacyAsk: "none",
+        allows: caller.allows,
       });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.once("close", () => {
@@ -374,21 +419,8 @@ interface Caller {
   clients: Clients;
   tenant: string | undefined;
   actor: Grant["actor"] | undefined;
-}
-
-/**
- * Whether a token's scopes allow every message of a request: a write tool needs users:write, any other
- * call users:read (or users:write, which includes reading).
- */
-function scopesAllow(grant: Grant, message: unknown): boolean {
-  const messages = Array.isArray(message) ? message : [message];
-  for (const m of messages) {
-    const { method, params } = (m ?? {}) as { method?: unknown; params?: { name?: unknown } };
-    const name = method === "tools/call" && typeof params?.name === "string" ? params.name : undefined;
-    const needs = name !== undefined && (WRITE_TOOL_NAMES as readonly string[]).includes(name) ? [WRITE_SCOPE] : [READ_SCOPE, WRITE_SCOPE];
-    if (!needs.some((s) => grant.scopes.has(s))) return false;
-  }
-  return true;
+  /** Which tools the caller's token allows (OAuth): tools/list shows only those. */
+  allows: ((tool: string) => boolean) | undefined;
 }
 
 const headerOf = (req: IncomingMessage, name: string): string | undefined => {
