@@ -181,8 +181,14 @@ export class Database {
             await new Promise((resolve) => setTimeout(resolve, pause));
             continue;
           }
-          if (/timeout exceeded when trying to connect/.test(words(err)) && pool.totalCount >= this.poolSize)
-            throw this.busy(`all ${this.poolSize} connections of this server (USERS_MCP_DATABASE_POOL_SIZE) are in use`);
+          // node-postgres times out a wait in its queue like a connection attempt: with every connection
+          // out to other writes, that is a wait to go on with (until our own deadline), not an outage.
+          // So is a connection attempt that PostgreSQL, busy but answering moments ago, was slow to take.
+          if (
+            /timeout exceeded when trying to connect/.test(words(err)) &&
+            (pool.totalCount >= this.poolSize || Date.now() - this.lastAnswer < 10_000)
+          )
+            continue;
           throw this.down(err);
         }
       }

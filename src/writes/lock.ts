@@ -87,8 +87,12 @@ export class DatabaseLocks implements RecordTurns {
       ctx,
       async () => {
         let locked = false;
+        // The write needs time once it has its connection (a read and a write upstream): waiting for one
+        // stops short of the deadline and answers "busy", rather than starting a write that cannot finish.
+        const waitUntil = ctx.deadline - Math.min(5_000, ctx.timeoutMs / 3);
+        if (Date.now() >= waitUntil) throw stopped(new Error("the record's turn came too late"));
         try {
-          return await this.db.hold(ctx.deadline, ctx.signal, async () => {
+          return await this.db.hold(waitUntil, ctx.signal, async () => {
             for (;;) {
               const { rows } = await this.db.query<{ ok: boolean }>(
                 "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok",
