@@ -304,7 +304,7 @@ describe("U+0000 in database mode", () => {
 describe("reconcile after a crash", () => {
   it("a replica killed between intent and outcome: reconcile reads the record and records what it finds", async () => {
     const url = pg.database("crash");
-    const quick = { USERS_MCP_TIMEOUT_MS: "4000" };
+    const quick = { USERS_MCP_TIMEOUT_MS: "8000" };
     // Applied: the upstream takes the write, and the replica dies before it hears back.
     const a = await serve(url, quick);
     sandbox.fault({ provider: "leadconnector", method: "PUT", kind: "hang" });
@@ -323,7 +323,7 @@ describe("reconcile after a crash", () => {
     sandbox.clearFaults();
     expect(rows("crash", "SELECT string_agg(phase, ',' ORDER BY seq) FROM users_mcp_audit")).toBe("intent,intent");
     // Older than the deadline (and its grace): reconcile settles both, as new outcome records.
-    await new Promise((r) => setTimeout(r, 8_000));
+    await new Promise((r) => setTimeout(r, 12_000));
     const settled = await cli(["audit", "--reconcile"], url, quick);
     expect(settled.stdout).toMatch(/Reconcile: 1 applied, 1 not applied, 0 still unknown/);
     expect(settled.stdout).toMatch(/applied \(reconciled\)/);
@@ -343,10 +343,10 @@ describe("reconcile after a crash", () => {
     expect(lcUser().firstName).toBe("Sam");
     // A second reconcile finds nothing left to settle.
     expect((await cli(["audit", "--reconcile"], url, quick)).stdout).toMatch(/Reconcile: 0 applied, 0 not applied, 0 still unknown/);
-  }, 120_000);
+  }, 180_000);
 });
 
-async function until(ok: () => boolean, what: string, ms = 15_000): Promise<void> {
+async function until(ok: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
