@@ -530,6 +530,10 @@ const ratios = {
   httpP50VsSdk: remote.ours.p50 / remote.sdk.p50,
   httpThroughputVsSdk: remote.ours.throughput / remote.sdk.throughput,
 };
+// The MCP Apps views' document: our own code in it (all but ext-apps' App and the SDK and zod it
+// brings), minified and gzipped, has a budget of 60 KiB; the whole document is reported beside it.
+const { bundleViews, gzipped, viewsDocument } = await import("../scripts/views.mjs");
+const views = { ownGzipKiB: gzipped(await bundleViews({ ownOnly: true })) / 1024, documentGzipKiB: gzipped(await viewsDocument()) / 1024 };
 const targets = [
   ["cold start ours/sdk", ratios.coldVsSdk, "<=", 1.0],
   ["cold start ours/sdk v2", ratios.coldVsSdk2, "<=", 1.1],
@@ -540,6 +544,7 @@ const targets = [
   ["RSS after calls ours/sdk v2", ratios.rssVsSdk2, "<=", 1.2],
   ["HTTP p50 ours/sdk", ratios.httpP50VsSdk, "<=", 1.5],
   ["HTTP throughput ours/sdk", ratios.httpThroughputVsSdk, ">=", 0.8],
+  ["views: our code, KiB gzip", views.ownGzipKiB, "<=", 60],
 ];
 
 const ms = (x) => `${x.toFixed(1)} ms`;
@@ -597,6 +602,8 @@ const rows = [
   `caller mode, server RSS with distinct credentials per caller (tenant cache: at most 500 clients, 48 MiB counted)`,
   `  before -> after ${CALLERS} callers -> after ${2 * CALLERS}: ${mib(tenants.before)} -> ${mib(tenants.afterCallers)} -> ${mib(tenants.afterMoreCallers)}   (second batch ${((tenants.afterMoreCallers - tenants.afterCallers) / 1048576).toFixed(1)} MiB)`,
   "",
+  `MCP Apps views (dist/views/users-mcp.html), gzipped: our code ${views.ownGzipKiB.toFixed(1)} KiB, the whole document ${views.documentGzipKiB.toFixed(1)} KiB`,
+  "",
   "targets",
   ...targets.map(
     ([name, value, op, bound]) =>
@@ -617,6 +624,7 @@ const result = {
   undo,
   remote,
   tenants,
+  views,
   ratios,
   targets: targets.map(([name, value, op, bound]) => ({ name, value, op, bound, met: op === "<=" ? value <= bound : value >= bound })),
 };

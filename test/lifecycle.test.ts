@@ -63,7 +63,7 @@ describe("cancellation over stdio", () => {
   });
 });
 
-describe("process lifecycle", () => {
+describe("process lifecycle", { tags: ["slow"] }, () => {
   it("exits 0 within 2 s of stdin closing", async () => {
     const child = spawn(process.execPath, [SERVER], {
       env: { PATH: process.env.PATH, ...isolatedEnv(), ...sandboxEnv(sandbox) },
@@ -110,7 +110,7 @@ describe("process lifecycle", () => {
   });
 });
 
-describe("load", () => {
+describe("load", { tags: ["slow"] }, () => {
   it("500 concurrent calls over one stdio connection each get their own right answer, on a bounded pool", async () => {
     sandbox.reset();
     const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_LOG_LEVEL: "warn", USERS_MCP_TIMEOUT_MS: "30000" }));

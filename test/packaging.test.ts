@@ -1,3 +1,4 @@
+// @module-tag slow: packs the npm package and the MCP Bundle, and installs them in a clean folder
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -91,7 +91,7 @@ describe("parallel writes to one record lose nothing", () => {
     expect(same.map((r) => r.method)).toEqual(["GET", "POST", "GET", "POST"]);
   });
 
-  it("a queued call that runs out of time leaves the queue and never writes; a dry run does not wait", async () => {
+  it("a queued call that runs out of time leaves the queue and never writes; a dry run does not wait", { tags: ["slow"] }, async () => {
     // Two servers in one process share the queue (same credentials, same upstream): the first write
     // hangs for longer than the second call's whole deadline.
     const slow = await startHarness({ env: { USERS_MCP_CONFIRM: "off", USERS_MCP_TIMEOUT_MS: "4000" }, shareSandbox: h.sandbox });

@@ -47,10 +47,10 @@ export interface AuditRecord {
 /** The audit log could not be written: the write it was meant to record must not happen. */
 export class AuditError extends Error {
   constructor(
-    readonly path: string,
+    readonly where: string,
     readonly reason: string,
   ) {
-    super(`the audit log at ${path} cannot be written (${reason})`);
+    super(`the audit log at ${where} cannot be written (${reason})`);
     this.name = "AuditError";
   }
 }
@@ -65,8 +65,10 @@ export interface AuditLimits {
 
 /** Where audit records go: the JSONL file (AuditLog) or the table (DatabaseAuditLog). */
 export interface AuditSink {
-  /** Where, in words for messages: a path, or the database. */
-  readonly path: string;
+  /** A JSONL file of this process, or the table replicas share: what a refusal advises to fix differs. */
+  readonly kind: "file" | "database";
+  /** Where, in words for messages: the file's path, or the database (never its URL). */
+  readonly where: string;
   /** Appends one record durably; throws AuditError when that cannot be done in time. */
   append(record: AuditRecord, limits: AuditLimits): Promise<void>;
   close(): Promise<void>;
@@ -100,10 +102,16 @@ export class AuditLog implements AuditSink {
   private stuck: { what: string; since: number } | undefined;
   private warned = false;
 
+  readonly kind = "file";
+
   constructor(
     readonly path: string,
     private readonly warn: (message: string) => void = () => {},
   ) {}
+
+  get where(): string {
+    return this.path;
+  }
 
   /** Appends one record and syncs it to disk; throws AuditError when that cannot be done in time. */
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
@@ -435,7 +443,7 @@ export function actorWords(actor: Actor | undefined): string {
 export function renderAuditTable(entries: AuditEntry[]): string {
   if (entries.length === 0) return "No writes recorded.\n";
   const rows = [
-    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation"],
+    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation", "auditId"],
     ...entries.map((e) => [
       e.time,
       e.tool,
@@ -444,6 +452,8 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       `${e.outcome}${e.incomplete ? "*" : ""}${e.reconciled ? " (reconciled)" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
       ...(entries.some((x) => x.actor) ? [actorWords(e.actor)] : []),
       e.confirmation,
+      // The whole id, as revert_write takes it.
+      e.id,
     ]),
   ];
   // Whatever a cell holds (a name from a token's claims, a target from an upstream), one record stays one line.

@@ -11,12 +11,13 @@ export const DATABASE_AUDIT = "PostgreSQL (USERS_MCP_DATABASE_URL)";
  * as with the file's fsync. Bounded by the call's deadline like the file.
  */
 export class DatabaseAuditLog implements AuditSink {
-  readonly path = DATABASE_AUDIT;
+  readonly kind = "database";
+  readonly where = DATABASE_AUDIT;
 
   constructor(private readonly db: Database) {}
 
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
-    if (limits.deadline - Date.now() <= 0) throw new AuditError(this.path, "timed out before the insert");
+    if (limits.deadline - Date.now() <= 0) throw new AuditError(this.where, "timed out before the insert");
     const r = storable(record);
     try {
       // Bounded in the database (statement_timeout): an insert the call gave up on is cancelled there,
@@ -42,8 +43,8 @@ export class DatabaseAuditLog implements AuditSink {
         limits.deadline,
       );
     } catch (err) {
-      if (err instanceof StatementTimeout) throw new AuditError(this.path, `timed out; ${err.message}`);
-      throw new AuditError(this.path, (err as Error).message);
+      if (err instanceof StatementTimeout) throw new AuditError(this.where, `timed out; ${err.message}`);
+      throw new AuditError(this.where, (err as Error).message);
     }
   }
 

@@ -4,8 +4,9 @@ import { parseArgs } from "node:util";
 import { createLogger, type Logger } from "../kernel/log.js";
 import { redact, setServerSecrets } from "../kernel/redact.js";
 import { VERSION } from "../kernel/version.js";
-import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
+import { type Config, ConfigError, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
 import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "../settings/files.js";
+import { credentialRoutes } from "../settings/providers.js";
 import { TOOL_CATALOG, TOOL_NAMES } from "../tools/catalog.js";
 import { withSandbox } from "./sandbox.js";
 
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  // Settings come only from places the user chose (see src/settings.ts): never the working directory's .env.
+  // Settings come only from places the user chose (see src/settings/files.ts): never the working directory's .env.
   let settings: ResolvedSettings;
   try {
     settings = resolveSettings({ settingsFlag: values.settings, env: process.env });
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
         ...(values.sandbox ? { sandbox: true } : {}),
         ...(values.port !== undefined ? { httpPort: Number(values.port) } : {}),
         ...(values.host !== undefined ? { httpHost: values.host } : {}),
+        ...(values.http ? { http: true } : {}),
       },
       settings.sources,
     );
@@ -142,13 +144,10 @@ async function main(): Promise<void> {
 async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: string | undefined): Promise<void> {
   const { config } = sandbox;
   const { serveStdio } = await import("../transport/stdio.js");
-  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
-  process.on("unhandledRejection", (err) =>
-    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
+  logUncaught(logger);
   const routes = credentialRoutes(config);
   const ready = sandbox.sandboxUrl
-    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched`
+    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched; ${sandboxAuditWords(config)}`
     : `users-mcp ${VERSION} ready on stdio; ${routes.some((r) => r.configured) ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`;
   try {
     await serveStdio(config, logger, ready, () => sandbox.close());
@@ -162,6 +161,20 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
 }
 
 type Sandboxed = Awaited<ReturnType<typeof withSandbox>>;
+
+/** Where the sandbox's fake writes are recorded (its own file unless USERS_MCP_AUDIT_LOG names one). */
+function sandboxAuditWords(config: Config): string {
+  if (config.databaseUrl) return "its writes are recorded in PostgreSQL (USERS_MCP_DATABASE_URL), marked sandbox";
+  return config.auditLog ? `its writes are recorded in ${config.auditLog}` : "no audit log (USERS_MCP_AUDIT_LOG=off)";
+}
+
+/** A bug that escapes a call is logged (redacted, to stderr) and the server keeps serving the others. */
+function logUncaught(logger: Logger): void {
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
+  process.on("unhandledRejection", (err) =>
+    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+}
 
 /** --http: the remote mode (src/transport/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
 async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
@@ -186,15 +199,12 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
-  process.on("unhandledRejection", (err) =>
-    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
+  logUncaught(logger);
   const mode =
     config.http.credentials === "caller"
       ? "caller credentials (each request brings its own X-Leadping-Token, X-LeadConnector-Token, X-TwoSMS-* headers)"
       : config.sandbox
-        ? "SANDBOX: fake upstreams, demo data only"
+        ? `SANDBOX: fake upstreams, demo data only; ${sandboxAuditWords(config)}`
         : credentialRoutes(config)
             .filter((r) => r.configured)
             .map((r) => r.summary)

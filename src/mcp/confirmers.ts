@@ -1,18 +1,21 @@
 import {
   type ClientCapabilities,
   inputResponse,
+  type JSONRPCRequest,
   type RequestId,
   SdkError,
   SdkErrorCode,
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import type { Actor } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import type { Config } from "../settings/config.js";
 import { type Answer, type Confirmer, PendingQuestion } from "../writes/confirm.js";
 import { type ConfirmClaims, type ConfirmStates, MAX_CONFIRM_STATE_MS } from "../writes/confirm-state.js";
+import type { Caller, HostAnswer, QuestionBoard } from "./answers.js";
 import type { LazyJsonSchemaValidator } from "./lazy-validator.js";
+
+export type { Caller };
 
 /**
  * The confirmation port's implementations, one per protocol generation and transport:
@@ -58,12 +61,6 @@ export function confirmationOf(answer: {
   if (answer.action !== "accept") return "declined";
   const confirm = answer.content?.confirm;
   return confirm === undefined || confirm === true ? "accepted" : "declined"; // false, or an answer that does not fit the form
-}
-
-/** Who is asking: the caller's tenant and who signed in; another caller's answer is not theirs. */
-export interface Caller {
-  tenant?: string | undefined;
-  actor?: Actor | undefined;
 }
 
 /**
@@ -154,5 +151,56 @@ export function pushConfirmer(server: Server, requestId: RequestId, config: Conf
   };
 }
 
-/** Words for a question that cannot be carried: the transport and protocol, not the host, are why. */
-export const STATELESS_2025_HTTP = "it speaks MCP 2025 over this server's stateless HTTP, where the server cannot send it a question";
+/** Words for a 2025 HTTP call whose host's capabilities this server cannot know: the protocol and transport are why. */
+export const NO_SESSION_2025_HTTP =
+  "it speaks MCP 2025 over HTTP and sent this call without the Mcp-Session-Id this server gave it at initialize, so the server cannot know whether it can answer a question";
+
+/** How a 2025 HTTP call's stream carries a request of the server's, and what the call holds while it waits. */
+export interface QuestionChannel {
+  /** Sends a request of the server's on the event stream of the call it belongs to. */
+  send(message: JSONRPCRequest, relatedTo: RequestId): Promise<void>;
+  /** While a person decides, the call gives back its in-flight slot (and takes it again after). */
+  idle<T>(waiting: Promise<T>): Promise<T>;
+}
+
+/**
+ * MCP 2025 over Streamable HTTP: asked with `elicitation/create` on the event stream of the call's own
+ * POST; the host POSTs the answer to /mcp, where any replica takes it (QuestionBoard). The wait ends at
+ * USERS_MCP_CONFIRM_TIMEOUT_MS, or when the call is stopped (the client went away, the server drains).
+ */
+export function streamConfirmer(
+  channel: QuestionChannel,
+  requestId: RequestId,
+  board: QuestionBoard,
+  states: ConfirmStates,
+  config: Config,
+  caller: Caller,
+): Confirmer {
+  return {
+    check: () => undefined,
+    async ask(question, call: CallContext): Promise<Answer> {
+      const timeoutMs = config.confirm.timeoutMs;
+      const q = await board.open(states, caller, timeoutMs);
+      const resume = call.pauseDeadline();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const params = { mode: "form" as const, message: question.message, requestedSchema: CONFIRM_SCHEMA };
+        await channel.send({ jsonrpc: "2.0", id: q.id, method: "elicitation/create", params }, requestId);
+        const ended = new Promise<"timeout" | "stopped">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), timeoutMs);
+          if (call.signal.aborted) resolve("stopped");
+          call.signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+        });
+        const answer: HostAnswer | "timeout" | "stopped" = await channel.idle(Promise.race([q.answer, ended]));
+        if (answer === "timeout") return { kind: "answered", confirmation: "timeout" };
+        // A stopped call, or a host that answered with an error: the question closed without an answer.
+        if (answer === "stopped" || answer === "error") return { kind: "answered", confirmation: "cancelled" };
+        return { kind: "answered", confirmation: confirmationOf(answer) };
+      } finally {
+        clearTimeout(timer);
+        q.close();
+        resume();
+      }
+    },
+  };
+}

@@ -15,6 +15,7 @@ import { ConfirmStates } from "../writes/confirm-state.js";
 import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
 import type { ReconcileReport } from "../writes/reconcile.js";
+import { QuestionBoard } from "./answers.js";
 import { toolListing } from "./listing.js";
 
 /** The tools this configuration serves, loaded on first use. */
@@ -50,6 +51,8 @@ export interface Runtime {
   database: Database | undefined;
   /** The calls under way: one timer for their deadlines, one listener per shutdown signal. */
   calls: LiveCalls;
+  /** Questions asked over 2025 HTTP streams, waiting for answers POSTed to any replica. */
+  questions: QuestionBoard;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
   /**
@@ -75,6 +78,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     : config.auditLog
       ? new AuditLog(config.auditLog, (m) => logger.warn(m))
       : undefined;
+  const questions = new QuestionBoard(database, config.databaseUrl, logger);
   let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
   const remember = database ? (nonce: string, expires: number) => database.answered(nonce, expires) : undefined;
   const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key, remember) });
@@ -106,6 +110,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     queues: database ? new DatabaseLocks(database) : new RecordQueues(),
     database,
     calls: new LiveCalls(),
+    questions,
     busy: new Gauge(),
     async start(clients) {
       if (database) {
@@ -141,6 +146,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       return path ? reconcile({ intents: (b) => unsettledInFile(path, b), audit: sink }, REVERTIBLE, deps) : undefined;
     },
     close: async () => {
+      await questions.close();
       await audit?.close();
       await database?.close();
     },

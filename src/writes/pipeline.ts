@@ -6,6 +6,7 @@ import type { Clients } from "../client/index.js";
 import type { Logger } from "../kernel/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
+import { labelOf } from "../settings/providers.js";
 import { type Answer, type Confirmer, PendingQuestion, type Question } from "./confirm.js";
 import { type Change, canonical } from "./diff.js";
 import type { RecordTurns } from "./lock.js";
@@ -45,6 +46,16 @@ export interface WriteServices {
   tenant?: string | undefined;
   /** Who signed in (OAuth): on every audit record of the write. */
   actor?: Actor | undefined;
+  /** Told which record the write applies to, once it is read (the MCP layer passes it on to views). */
+  named?: ((record: NamedRecord) => void) | undefined;
+}
+
+/** The record a write applies to, as a person recognises it: the tool called, the platform, its id and whose it is. */
+export interface NamedRecord {
+  tool: string;
+  provider: Provider;
+  id: string;
+  name: string;
 }
 
 /** What a tool's merge decided: the change, and how to send it. */
@@ -72,6 +83,8 @@ export interface WriteContract<Args, Rec> {
   plan(args: Args, current: Rec, deps: WriteDeps): WritePlan<Rec>;
   /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */
   subject(record: Rec): string;
+  /** The record's own id, where the target names it otherwise (Leadping's "me"); the target's id when omitted. */
+  recordId?(record: Rec): string | undefined;
   /** Stored values by input field name, to check that the upstream kept what was sent (unreadable fields omitted). */
   stored(record: Rec): Record<string, unknown>;
   /** The tool's own part of the result. */
@@ -106,8 +119,6 @@ export interface WriteOptions {
   auditTool?: string;
   revertOf?: string;
 }
-
-export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
 
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
@@ -198,6 +209,7 @@ async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, u
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
   const n = plan.changed.length;
+  const on = named(run, current);
   return result(
     {
       applied: false,
@@ -205,8 +217,8 @@ async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, u
       changed: plan.changed,
       confirmation: "not_asked",
       message: n
-        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
-        : "Dry run: nothing would change; the record already has these values. Nothing was written.",
+        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}) on the record of ${on.name} (${labelOf(run.provider)} user ${on.id}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
+        : `Dry run: nothing would change; the record of ${on.name} (${labelOf(run.provider)} user ${on.id}) already has these values. Nothing was written.`,
       warnings: plan.warnings,
       previewToken: n ? run.services.previews.issue(run.tool, run.key, run.request, plan.seen) : undefined,
     },
@@ -224,6 +236,7 @@ async function commit<Args, Rec>(
   const { contract, change, ctx, deps, services } = run;
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
+  named(run, current);
   const base = {
     tool: run.options.auditTool ?? run.tool,
     provider: run.provider,
@@ -374,7 +387,7 @@ async function write<Args, Rec>(
   const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
   if (unavailable) warnings.push(`No person confirmed this change: the MCP host cannot ask (${unavailable}).`);
   if (!(await appendQuietly(ctx, deps, services.audit, ended("applied", { requestId: ctx.requestId }))))
-    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
+    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.where}.`);
   const who = `${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`}`;
   return result(
     {
@@ -382,7 +395,7 @@ async function write<Args, Rec>(
       dryRun: false,
       changed: plan.changed,
       confirmation,
-      message: `Updated ${plan.changed.length} field(s) of ${who} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      message: `Updated ${plan.changed.length} field(s) of ${who} on ${labelOf(provider)}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
       warnings,
       retries: ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`),
       auditId,
@@ -390,6 +403,18 @@ async function write<Args, Rec>(
     contract.view(sent.record),
     sent.extra,
   );
+}
+
+/** The record this write applies to, passed to whoever asked to be told (the views show it). */
+function named<Args, Rec>(run: Run<Args, Rec>, current: Rec): NamedRecord {
+  const record = {
+    tool: run.tool,
+    provider: run.provider,
+    id: run.contract.recordId?.(current) ?? run.id,
+    name: run.contract.subject(current),
+  };
+  run.services.named?.(record);
+  return record;
 }
 
 const fieldList = (changed: Change[]) => changed.map((c) => c.field).join(", ");
@@ -421,7 +446,7 @@ export function sensitiveReasons(
 
 function confirmQuestion(reasons: string[], subject: string, provider: Provider, changed: Change[]): string {
   const lines = changed.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`);
-  return `${reasons.join("; ")} for ${subject} on ${PROVIDER_LABEL[provider]}?\n${lines.join("\n")}`;
+  return `${reasons.join("; ")} for ${subject} on ${labelOf(provider)}?\n${lines.join("\n")}`;
 }
 
 /** Fields the upstream stored differently from what was sent. */
@@ -431,7 +456,7 @@ function verify<Rec>(contract: WriteContract<unknown, Rec>, changed: Change[], r
   for (const c of changed) {
     if (!Object.hasOwn(stored, c.field) || contract.credentialFields?.includes(c.field)) continue;
     if (canonical(stored[c.field] ?? null) !== canonical(c.after ?? null))
-      out.push(`${PROVIDER_LABEL[provider]} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
+      out.push(`${labelOf(provider)} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
   }
   return out;
 }
@@ -489,7 +514,7 @@ async function appendOrFail(
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    if (audit.path.startsWith("PostgreSQL"))
+    if (audit.kind === "database")
       throw new RefusalError(
         `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Reads still work; try the write again when the database is back (ask the person who runs the server to check USERS_MCP_DATABASE_URL and the database).`,
       );

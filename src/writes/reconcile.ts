@@ -1,6 +1,6 @@
 import type { AuditOutcome, AuditRecord, AuditSink } from "../audit/log.js";
 import { createCallContext } from "../client/call-context.js";
-import { isConfigured, type ProviderName } from "../settings/config.js";
+import { isConfigured, type ProviderName } from "../settings/providers.js";
 import { canonical } from "./diff.js";
 import type { RevertibleWrite, WriteDeps } from "./pipeline.js";
 
