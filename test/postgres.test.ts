@@ -309,8 +309,18 @@ describe("reconcile after a crash", () => {
     // Applied: the upstream takes the write, and the replica dies before it hears back.
     const a = await serve(url, quick);
     sandbox.fault({ provider: "leadconnector", method: "PUT", kind: "hang" });
-    const applied = call(a, "update_user", { userId: LC_USER, firstName: "Samson" }).catch(() => undefined);
-    await until(() => sandbox.requestsTo("leadconnector", "PUT").some((r) => r.body.includes("Samson")), "the first write upstream");
+    let answer = "";
+    const applied = call(a, "update_user", { userId: LC_USER, firstName: "Samson" }).then(
+      (r) => {
+        answer = r.content[0]?.text ?? "";
+      },
+      () => undefined,
+    );
+    await until(() => sandbox.requestsTo("leadconnector", "PUT").some((r) => r.body.includes("Samson")), "the first write upstream").catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${answer}`);
+      },
+    );
     a.child.kill("SIGKILL");
     await applied;
     lcUser().firstName = "Samson"; // what the upstream did with the request the replica never heard back from

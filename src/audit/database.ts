@@ -166,7 +166,7 @@ export class Database {
     this.waiting++;
     try {
       for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
-        const left = deadline - Date.now();
+        const left = Math.floor(deadline - Date.now());
         // Out of time before asking (it went waiting for the record's turn): not the database's doing.
         if (left <= 0 || signal?.aborted) throw signal?.reason ?? new StatementTimeout();
         const timer = AbortSignal.timeout(left);

@@ -89,8 +89,9 @@ export class DatabaseLocks implements RecordTurns {
         let locked = false;
         // The write needs time once it has its connection (a read and a write upstream): waiting for one
         // stops short of the deadline and answers "busy", rather than starting a write that cannot finish.
-        const waitUntil = ctx.deadline - Math.min(5_000, ctx.timeoutMs / 3);
-        if (Date.now() >= waitUntil) throw stopped(new Error("the record's turn came too late"));
+        // A write whose turn came late (it queued behind others on this record) still tries, to its deadline.
+        const reserved = ctx.deadline - Math.min(5_000, Math.floor(ctx.timeoutMs / 3));
+        const waitUntil = Date.now() < reserved ? reserved : ctx.deadline;
         try {
           return await this.db.hold(waitUntil, ctx.signal, async () => {
             for (;;) {
