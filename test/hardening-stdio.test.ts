@@ -117,13 +117,13 @@ describe("every audit file operation has a deadline", { tags: ["slow"] }, () => 
     }
   });
 
-  it("over HTTP, SIGTERM exits within the grace period while an audit operation hangs", async () => {
-    const child = spawn(process.execPath, [SERVER, "--http", "--port", "0", "--sandbox"], {
+  it("over HTTP, SIGTERM exits within the grace period while an audit operation hangs", async ({ sandbox, env }) => {
+    const token = "grace-token-0123456789abcdef";
+    const child = spawn(process.execPath, [SERVER, "--http", "--port", "0"], {
       env: {
         PATH: process.env.PATH,
         ...isolatedEnv(),
-        USERS_MCP_AUDIT_LOG: "/proc/self/users-mcp/audit.jsonl",
-        USERS_MCP_HTTP_GRACE_MS: "1000",
+        ...env({ USERS_MCP_AUDIT_LOG: "/proc/self/users-mcp/audit.jsonl", USERS_MCP_HTTP_GRACE_MS: "1000", USERS_MCP_HTTP_TOKEN: token }),
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -139,7 +139,12 @@ describe("every audit file operation has a deadline", { tags: ["slow"] }, () => 
     const url = /serving MCP over HTTP at (\S+)/.exec(stderr)?.[1] as string;
     const pending = fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+        authorization: `Bearer ${token}`,
+      },
       body: JSON.stringify({
         jsonrpc: "2.0",
         id: 1,
@@ -147,7 +152,8 @@ describe("every audit file operation has a deadline", { tags: ["slow"] }, () => 
         params: { name: "update_gdpr", arguments: { userId: GDPR_USER, displayName: "R" } },
       }),
     }).then((r) => r.text(), String);
-    await new Promise((r) => setTimeout(r, 200));
+    // The call has read the record: what follows is its audit intent, which hangs on /proc.
+    await until(() => sandbox.requestsTo("twosms", "GET").some((q) => q.path.includes(GDPR_USER)));
     const started = Date.now();
     child.kill("SIGTERM");
     await until(() => exited !== undefined, 10_000);

@@ -172,6 +172,8 @@ describe("the npm package", () => {
     expect(outside).toEqual([".env.example", "LICENSE", "README.md", "SECURITY.md", "mcp.json", "package.json"]);
     expect(shipped).toContain("dist/index.js");
     expect(pkg.dependencies ?? {}).toEqual({}); // dist/ carries its dependencies: installing fetches nothing
+    // A plain `npm pack` in a checkout writes this file beside package.json: git ignores it.
+    await run("git", ["check-ignore", "--quiet", "--no-index", info?.filename as string], { cwd: root });
 
     const prefix = tmp("npm-prefix");
     await run(

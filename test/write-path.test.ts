@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { PREVIEW_TTL_MS, PreviewTokens } from "../src/writes/preview.js";
 import { type Harness, SANDBOX_CREDENTIALS, startHarness, until } from "./harness.js";
@@ -128,15 +128,19 @@ describe("a queued call cancelled by the client", () => {
     h.sandbox.fault({ provider: "leadping", method: "PUT", delayMs: 600, kind: "pass" });
     const first = h.call("update_compliance", { compliance: { acceptedBaa: true } });
     await until(() => h.sandbox.requestsTo("leadping", "PUT").length === 1);
+    const turns = vi.spyOn(h.runtime.queues, "turn");
     const abort = new AbortController();
     const queued = h.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedEmail: false } } }, undefined, {
       signal: abort.signal,
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // The second call is waiting for the record's turn, behind the first.
+    await until(() => turns.mock.calls.length === 1);
     abort.abort();
     await expect(queued).rejects.toThrow();
+    // The server saw the cancellation: the waiting call left the queue.
+    await expect(turns.mock.results[0]?.value).rejects.toBeDefined();
+    turns.mockRestore();
     expect((await first).isError).toBeFalsy();
-    await new Promise((r) => setTimeout(r, 200));
     // Only the first call read and wrote: the cancelled one never reached the upstream.
     expect(h.sandbox.requestsTo("leadping").map((r) => r.method)).toEqual(["GET", "PUT"]);
     expect(compliance(h)).toMatchObject({ acceptedBaa: true, acceptedEmail: true });
