@@ -20,7 +20,7 @@ import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
 import { VERSION } from "../kernel/version.js";
 import type { Config } from "../settings/config.js";
-import type { ToolDefinition, ToolDeps } from "../tools/define.js";
+import type { ToolDefinition, ToolDeps, WriteToolDeps } from "../tools/define.js";
 import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
 import type { ConfirmStates } from "../writes/confirm-state.js";
 import type { NamedRecord, WriteServices } from "../writes/pipeline.js";
@@ -197,12 +197,17 @@ function checkArguments(tool: ToolDefinition, args: Record<string, unknown>): un
   return parsed.data;
 }
 
-/** What the handler is given: reads get the settings, clients and log; writes also the write path's services. */
-async function toolDeps(call: CallScope, tool: ToolDefinition, extra: ServerContext, named: (r: NamedRecord) => void): Promise<ToolDeps> {
+/** What the handler is given: every tool the same object; a tool of kind write also the write path's services. */
+async function toolDeps(
+  call: CallScope,
+  tool: ToolDefinition,
+  extra: ServerContext,
+  named: (r: NamedRecord) => void,
+): Promise<ToolDeps | WriteToolDeps> {
   const { runtime, clients, tenant, actor, server, validator, legacyHttp } = call;
   const { config, logger } = runtime;
-  const deps = { config, clients, logger, history: runtime.history, tenant };
-  if (tool.annotations.readOnlyHint) return deps;
+  const deps: ToolDeps = { config, clients, logger, history: runtime.history, tenant, actor };
+  if (tool.kind === "read") return deps;
   const { previews, confirmStates } = await keysOrRefusal(runtime);
   const writes: WriteServices = {
     previews,
@@ -210,8 +215,6 @@ async function toolDeps(call: CallScope, tool: ToolDefinition, extra: ServerCont
     queues: runtime.queues,
     confirmer: confirmerFor(server, extra, { runtime, states: confirmStates, validator, caller: { tenant, actor }, legacyHttp }),
     client: clientOf(server, extra) ?? legacyHttp?.declared?.client,
-    tenant,
-    actor,
     named,
   };
   return { ...deps, writes };
