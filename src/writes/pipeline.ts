@@ -24,6 +24,9 @@ import { type PreviewTokens, requestHash } from "./preview.js";
  */
 
 /** What the write path and a contract's steps are given: settings, the upstream clients, the logger, the caller, the services. */
+/** What reading a record needs: settings, the upstream clients, the logger. */
+export type ReadDeps = Pick<WriteDeps, "config" | "clients" | "logger">;
+
 export interface WriteDeps {
   config: Config;
   clients: Clients;
@@ -78,7 +81,8 @@ export interface WritePlan<Rec> {
 export interface WriteContract<Args, Rec> {
   /** The record this call writes, known before anything is read: the credential's account and the record's id. */
   target(args: Args, deps: WriteDeps): { account: string; id: string };
-  read(ctx: CallContext, args: Args, deps: WriteDeps): Promise<Rec>;
+  /** Reads the record; needs only settings and clients, so that reconcile can read one outside a call. */
+  read(ctx: CallContext, args: Args, deps: ReadDeps): Promise<Rec>;
   /** Merge and diff; throws InputError for what cannot be sent. */
   plan(args: Args, current: Rec, deps: WriteDeps): WritePlan<Rec>;
   /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */

@@ -2,7 +2,7 @@ import type { AuditOutcome, AuditRecord, AuditSink } from "../audit/log.js";
 import { createCallContext } from "../client/call-context.js";
 import { isConfigured, type ProviderName } from "../settings/providers.js";
 import { canonical } from "./diff.js";
-import type { RevertibleWrite, WriteDeps } from "./pipeline.js";
+import type { ReadDeps, RevertibleWrite } from "./pipeline.js";
 
 /**
  * Reconcile: a write whose process died between its intent and its outcome (or whose outcome was
@@ -35,7 +35,7 @@ const SETTLE_MS = 3_000;
  * Settles every write the store holds in doubt, one after another (upstream reads are cheap and few).
  * `writes` are the tools reconcile can read a record for, by name.
  */
-export async function reconcile(store: Unsettled, writes: ReadonlyMap<string, RevertibleWrite>, deps: WriteDeps): Promise<ReconcileReport> {
+export async function reconcile(store: Unsettled, writes: ReadonlyMap<string, RevertibleWrite>, deps: ReadDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { applied: 0, failed: 0, unknown: 0, undecided: [] };
   const before = Date.now() - deps.config.timeoutMs - SETTLE_MS;
   for (const intent of await store.intents(before)) {
@@ -64,7 +64,7 @@ type Change = AuditRecord["changes"][number];
 async function decide(
   intent: AuditRecord,
   write: RevertibleWrite | undefined,
-  deps: WriteDeps,
+  deps: ReadDeps,
 ): Promise<{ outcome: Extract<AuditOutcome, "applied" | "failed" | "unknown">; reason: string }> {
   if (!write) return { outcome: "unknown", reason: `${intent.tool} writes cannot be read back by reconcile` };
   if (intent.tenant)
