@@ -155,7 +155,7 @@ class Endpoint {
       if (this.draining) return reply(res, 503, { status: "draining" });
       if (!this.configured) return reply(res, 503, { status: "not configured: no provider has credentials" });
       // Reads are still served while the database is down: ready, but degraded (writes are refused).
-      const down = this.runtime.database?.unavailable;
+      const down = this.runtime.loaded?.database?.unavailable;
       return reply(
         res,
         200,
