@@ -136,3 +136,59 @@ describe("two replicas sharing PostgreSQL behind round-robin HAProxy", () => {
     for (const r of after) expect(r.result?.isError, r.result?.content[0]?.text).toBeFalsy();
   });
 });
+
+describe("a person's answer on the other replica (MCP 2025 over HTTP, the SDK's 1.x client)", () => {
+  it("the question goes out on the call's stream, its answer lands on the other replica, and the write completes once", async () => {
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+    const { ElicitRequestSchema } = await import("@modelcontextprotocol/sdk/types.js");
+    // Which replica took each POST: the tool call, and the answer to the question asked on its stream.
+    const posts: Array<{ kind: "call" | "answer" | "other"; replica: string }> = [];
+    const recording = async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const body = typeof init?.body === "string" ? (JSON.parse(init.body) as { method?: string; result?: unknown }) : {};
+      const kind = body.method === "tools/call" ? "call" : body.result !== undefined ? "answer" : "other";
+      if (init?.method === "POST") posts.push({ kind, replica: res.headers.get("x-users-mcp-replica") ?? "?" });
+      return res;
+    };
+    const client = new Client({ name: "sdk-1x-host", version: "1.32.2" }, { capabilities: { elicitation: { form: {} } } });
+    let asked = 0;
+    client.setRequestHandler(ElicitRequestSchema, () => {
+      asked += 1;
+      return { action: "accept", content: { confirm: true } };
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } }, fetch: recording }),
+    );
+    const puts = () => sandbox.requestsTo("leadping", "PUT").length;
+    const consent = () =>
+      (sandbox.state.leadping.userFor(SANDBOX_CREDENTIALS.leadpingToken)?.compliance as { acceptedSms?: boolean } | undefined)?.acceptedSms;
+    let crossed = 0;
+    try {
+      // Round-robin decides where each POST goes; a few withdrawals are enough for an answer to cross.
+      for (let round = 0; round < 4 && crossed === 0; round++) {
+        await client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedSms: true } } });
+        expect(consent()).toBe(true);
+        posts.length = 0;
+        const before = puts();
+        const r = (await client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedSms: false } } })) as {
+          isError?: boolean;
+          structuredContent?: Record<string, unknown>;
+          content: Array<{ text: string }>;
+        };
+        expect(r.isError, r.content[0]?.text).toBeFalsy();
+        expect(r.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
+        expect(puts() - before).toBe(1); // written once
+        expect(consent()).toBe(false);
+        const call = posts.find((p) => p.kind === "call");
+        const answer = posts.find((p) => p.kind === "answer");
+        expect(call && answer, JSON.stringify(posts)).toBeTruthy();
+        if (call?.replica !== answer?.replica) crossed += 1;
+      }
+      expect(crossed, "no answer landed on the other replica in 4 rounds").toBe(1);
+      expect(asked).toBeGreaterThanOrEqual(1);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -69,12 +69,14 @@ describe("who may do what, over stdio", () => {
     try {
       const { tools } = await s.client.listTools();
       expect(tools.map((t) => t.name)).toEqual(["get_current_user", "search_users", "get_user", "get_gdpr_user", "list_writes"]);
-      const r = (await s.client.callTool({
-        name: "update_compliance",
-        arguments: { compliance: { acceptedSms: false } },
-      })) as CallToolResult;
-      expect(r.isError).toBe(true);
-      expect((r.content[0] as { text: string }).text).toMatch(/update_compliance is disabled on this server by read-only mode/);
+      await expect(
+        s.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedSms: false } } }),
+      ).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(
+          /update_compliance is disabled on this server by read-only mode .*Available tools: get_current_user, search_users, get_user, get_gdpr_user, list_writes\./,
+        ),
+      });
       expect(sandbox.requestsTo("leadping", "PUT")).toHaveLength(0);
     } finally {
       await s.close();
@@ -86,8 +88,10 @@ describe("who may do what, over stdio", () => {
     try {
       const { tools } = await s.client.listTools();
       expect(tools.map((t) => t.name)).toEqual(["update_user"]);
-      const r = (await s.client.callTool({ name: "get_current_user", arguments: {} })) as CallToolResult;
-      expect((r.content[0] as { text: string }).text).toMatch(/disabled on this server by the tool allowlist/);
+      await expect(s.client.callTool({ name: "get_current_user", arguments: {} })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/disabled on this server by the tool allowlist/),
+      });
     } finally {
       await s.close();
     }

@@ -104,10 +104,16 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
   });
 
   it.each([
-    ["decline", { action: "decline" as const }, "declined", /declined it/],
-    ["cancel", { action: "cancel" as const }, "cancelled", /dismissed the question/],
-    ["an answer that does not fit the form", { action: "accept" as const, content: { confirm: "yes" } }, "declined", /declined it/],
-    ["accept with the box unticked", { action: "accept" as const, content: { confirm: false } }, "declined", /declined it/],
+    ["decline", { action: "decline" as const }, "declined", /the question asking a person to confirm this change was declined/],
+    // The host may close a question nobody saw: the words claim only what the server knows.
+    [
+      "cancel",
+      { action: "cancel" as const },
+      "cancelled",
+      /the host closed the question without an answer \(it may not have shown it to anyone\)/,
+    ],
+    ["an answer that does not fit the form", { action: "accept" as const, content: { confirm: "yes" } }, "declined", /was declined/],
+    ["accept with the box unticked", { action: "accept" as const, content: { confirm: false } }, "declined", /was declined/],
   ])("%s: nothing is written, and the result is not an error but says so", async (_name, answer, confirmation, words) => {
     await withPerson(
       {},
@@ -118,7 +124,8 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
           expect(r.isError, text(r)).toBeFalsy();
           expect(out(r)).toMatchObject({ applied: false, dryRun: false, confirmation });
           expect(out(r).message).toMatch(words);
-          expect(out(r).message).toMatch(/Do not retry it unless they ask you to/);
+          expect(out(r).message).toMatch(/Do not retry it unless the person asks you to/);
+          expect(out(r).message).not.toMatch(/dismissed|the person .*declined/);
         }
         expect(asked).toHaveLength(3);
         expect(writes()).toEqual([]);
@@ -137,7 +144,7 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
         const r = await call(s, "update_compliance", { compliance: { acceptedSms: false } });
         expect(r.isError, text(r)).toBeFalsy();
         expect(out(r)).toMatchObject({ applied: false, confirmation: "timeout" });
-        expect(out(r).message).toMatch(/did not answer in time/);
+        expect(out(r).message).toMatch(/nobody answered the question asking to confirm this change within 3 s/);
         expect(writes()).toEqual([]);
       },
     );
@@ -200,7 +207,9 @@ describe("a host that cannot ask", () => {
     try {
       const r = await call(s, "update_user", { userId: LC_USER, role: "user" });
       expect(out(r)).toMatchObject({ applied: true, confirmation: "unavailable" });
-      expect((out(r).warnings as string[]).join(" ")).toMatch(/No person confirmed this change/);
+      expect((out(r).warnings as string[]).join(" ")).toMatch(
+        /No person confirmed this change: the MCP host cannot ask \(it did not declare elicitation\)/,
+      );
       expect(auditLines()[0]).toMatchObject({ phase: "intent", confirmation: "unavailable" });
     } finally {
       await s.close();
@@ -213,9 +222,13 @@ describe("a host that cannot ask", () => {
       for (const c of SENSITIVE) {
         const r = await call(s, c.tool, c.args);
         expect(r.isError).toBe(true);
-        expect(text(r)).toMatch(/needs a person's confirmation .*cannot ask.*Nothing was written.*USERS_MCP_CONFIRM=require/s);
+        expect(text(r)).toMatch(
+          /needs a person's confirmation .*cannot ask one: it did not declare elicitation\. Nothing was written\..*administrator .*USERS_MCP_CONFIRM=ask/s,
+        );
       }
       expect(writes()).toEqual([]);
+      // Each refusal is on record: declined, because nobody could be asked.
+      expect(auditLines().map((l) => [l.phase, l.outcome, l.confirmation])).toEqual(Array(3).fill(["outcome", "declined", "unavailable"]));
       const harmless = await call(s, "update_user", { userId: LC_USER, firstName: "Jon" });
       expect(out(harmless)).toMatchObject({ applied: true, confirmation: "not_asked" });
     } finally {

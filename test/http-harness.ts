@@ -62,11 +62,12 @@ export const post = (url: string, body: string, headers: Record<string, string> 
   fetch(url, { method: "POST", headers: { ...MCP_HEADERS, ...headers }, body });
 
 export const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
+/** The access log's fields: one `users-mcp info: request {...}` line per HTTP request, through the logger. */
 export const jsonLines = (lines: string[]) =>
   lines
     .join("")
     .split("\n")
-    .filter((l) => l.startsWith("{"))
+    .flatMap((l) => /^users-mcp info: request (\{.*\})$/.exec(l)?.[1] ?? [])
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** The `_meta` envelope an MCP 2026-07-28 request carries: protocol version, client, capabilities (form elicitation). */

@@ -170,6 +170,8 @@ describe("defences", () => {
     expect(over.status).toBe(503);
     expect(over.headers.get("retry-after")).toBe("1");
     for (const r of await Promise.all(slow)) expect(r.status).toBe(200);
+    // The refused call was not run after its 503: only the two slow calls reached the upstream.
+    expect(sandbox.requestsTo("leadping").length).toBe(2);
     expect((await call(4)).status).toBe(200);
   });
 
@@ -234,7 +236,7 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
         arguments: { compliance: { acceptedBaa: true }, previewToken: (dry.structuredContent as { previewToken: string }).previewToken },
       })) as CallToolResult;
       expect(text(stolen)).toMatch(/previewToken: issued for another record \(or another account's credentials\)/);
-      // No person can be asked over stateless HTTP: a sensitive write goes ahead unconfirmed and says so (ask).
+      // A host that declared no elicitation cannot be asked: under ask, a sensitive write goes ahead unconfirmed and says so.
       const withdraw = (await a.callTool({
         name: "update_compliance",
         arguments: { compliance: { acceptedSms: false } },
@@ -305,7 +307,70 @@ describe("caller credentials (USERS_MCP_HTTP_CREDENTIALS=caller)", () => {
   });
 });
 
+/** A GET with a Host of our choosing (fetch will not send a forged one): the status and the body. */
+const getWithHost = (url: string, path: string, host: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const sock = connect(Number(new URL(url).port), "127.0.0.1", () =>
+      sock.end(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`),
+    );
+    let data = "";
+    sock.on("data", (d) => {
+      data += d.toString();
+    });
+    sock.on("end", () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1]), body: data.split("\r\n\r\n")[1] ?? "" }));
+    sock.on("error", reject);
+  });
+
 describe("readiness", () => {
+  it("/healthz and /readyz answer only after the Host check (a rebinding page learns nothing)", async () => {
+    const s = await startHttp(sandboxEnv(sandbox, { USERS_MCP_HTTP_TOKEN: TOKEN }));
+    try {
+      for (const path of ["/healthz", "/readyz"]) {
+        const foreign = await getWithHost(s.url, path, "evil.example.com");
+        expect(foreign.status, path).toBe(403);
+        expect(foreign.body, path).toMatch(/this Host is not allowed/);
+        expect((await getWithHost(s.url, path, "localhost")).status, path).toBe(200);
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("with a database it cannot reach, /readyz says 'degraded: database unreachable' and the driver's words go to the log only", async () => {
+    const password = "db-password-never-shown-42";
+    const s = await startHttp(
+      sandboxEnv(sandbox, {
+        USERS_MCP_HTTP_TOKEN: TOKEN,
+        // Nothing listens on port 1: the driver says ECONNREFUSED, naming the address.
+        USERS_MCP_DATABASE_URL: `postgres://users_mcp:${password}@127.0.0.1:1/users_mcp`,
+      }),
+    );
+    try {
+      const res = await fetch(s.url.replace("/mcp", "/readyz"));
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(JSON.parse(body)).toEqual({ status: "degraded: database unreachable", writes: "refused until the database is back" });
+      for (const driverText of ["ECONNREFUSED", "127.0.0.1:1", "connect", password]) expect(body).not.toContain(driverText);
+      // Reading the write history needs the database: a refusal that says so, logged as a warning.
+      const listed = await post(
+        s.url,
+        JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "list_writes", arguments: {} } }),
+        { authorization: `Bearer ${TOKEN}`, "mcp-protocol-version": "2025-11-25" },
+      );
+      const result = ((await listed.json()) as { result: CallToolResult }).result;
+      expect(result.isError).toBe(true);
+      expect(text(result)).toMatch(/^Refused: the database \(USERS_MCP_DATABASE_URL\) cannot be reached/);
+      expect(text(result)).not.toMatch(/bug/);
+      const log = s.stderr.join("");
+      expect(log).toMatch(/ECONNREFUSED/);
+      expect(log).toMatch(/users-mcp warn: list_writes: refused/);
+      expect(log).not.toMatch(/list_writes: internal error/);
+      expect(log).not.toContain(password);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("/readyz is 503 when no provider has credentials, and 200 once one has", async () => {
     const bare = await startHttp({ USERS_MCP_HTTP_TOKEN: TOKEN });
     try {

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +11,10 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { TOOL_CATALOG, TOOL_NAMES } from "../src/tools/catalog.js";
 import { type Oidc, PERSON, PUBLIC_CLIENT, startOidc } from "./fixtures/oidc.js";
 import { isolatedEnv, SERVER, sandboxEnv } from "./harness.js";
-import { INIT, MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
+import { INIT, MCP_HEADERS, modernPost, type Remote, startHttp } from "./http-harness.js";
 
 // The remote mode as an OAuth 2.1 protected resource, against a real OpenID provider (oidc-provider)
 // on loopback that issues JWT access tokens for the resource.
@@ -223,6 +224,120 @@ describe("OAuth 2.1 protected resource", () => {
     expect(stdout).toMatch(/\bby\b/);
     expect(stdout).toContain(`${PERSON.email} (via ${PUBLIC_CLIENT})`);
     await client.close();
+  });
+});
+
+describe("scopes by the catalog's kind", () => {
+  const writeKind = TOOL_NAMES.filter((n) => TOOL_CATALOG[n].kind === "write");
+  const readKind = TOOL_NAMES.filter((n) => TOOL_CATALOG[n].kind === "read");
+  const listed = async (token: string) =>
+    ((await (await rpc({ jsonrpc: "2.0", id: 1, method: "tools/list" }, token)).json()) as { result: { tools: Array<{ name: string }> } })
+      .result.tools;
+
+  it("a users:read token gets 403 and zero upstream requests on every write-kind tool in the catalog, revert_write included", async () => {
+    expect(writeKind).toContain("revert_write");
+    // A colleague's real write, so that revert_write has something it could undo.
+    const writer = await oidc.token("users:write");
+    const made = (await (await callTool("update_compliance", { compliance: { licensedStates: { add: ["RI"] } } }, writer)).json()) as {
+      result: { structuredContent: { auditId: string; applied: boolean } };
+    };
+    expect(made.result.structuredContent.applied).toBe(true);
+    const auditId = made.result.structuredContent.auditId;
+    const reader = await oidc.token("users:read");
+    const argsFor: Record<string, Record<string, unknown>> = {
+      update_compliance: { compliance: { licensedStates: { remove: ["RI"] } } },
+      revert_write: { auditId },
+    };
+    const upstreamBefore = sandbox.requests.length;
+    const auditBefore = auditLines().length;
+    for (const name of writeKind) {
+      const res = await callTool(name, argsFor[name] ?? {}, reader);
+      expect(res.status, name).toBe(403);
+      expect(res.headers.get("www-authenticate"), name).toMatch(/^Bearer error="insufficient_scope"/);
+      expect(((await res.json()) as { error: { message: string } }).error.message, name).toMatch(/Nothing was sent upstream/);
+    }
+    expect(sandbox.requests.length).toBe(upstreamBefore);
+    expect(auditLines().length).toBe(auditBefore);
+    // Every read-kind tool is let through (whatever the tool then answers).
+    for (const name of readKind) expect((await callTool(name, {}, reader)).status, name).toBe(200);
+  });
+
+  it("tools/list under OAuth lists only the tools the token's scopes allow, over MCP 2025 and 2026-07-28", async () => {
+    const reader = await oidc.token("users:read");
+    const writer = await oidc.token("users:write");
+    expect((await listed(reader)).map((t) => t.name)).toEqual(readKind);
+    expect((await listed(writer)).map((t) => t.name)).toEqual(TOOL_NAMES);
+    const modern = await modernPost(remote.url, "tools/list", {}, { authorization: `Bearer ${reader}` });
+    expect(((modern.body.result?.tools ?? []) as Array<{ name: string }>).map((t) => t.name)).toEqual(readKind);
+    // A filtered list is this caller's own: no shared cache may keep it for another.
+    expect(modern.body.result?.cacheScope).toBe("private");
+  });
+
+  it("a refused call is logged as a warning with its reason, not as an internal error", async () => {
+    const writer = await oidc.token("users:write");
+    const res = (await (await callTool("revert_write", { auditId: "no-such-write" }, writer)).json()) as {
+      result: { isError?: boolean; content: Array<{ text: string }> };
+    };
+    expect(res.result.isError).toBe(true);
+    expect(res.result.content[0]?.text).toMatch(/No write with id "no-such-write"/);
+    const log = remote.stderr.join("");
+    expect(log).toMatch(/users-mcp warn: revert_write: refused \{[^\n]*"reason":"No write with id/);
+    expect(log).not.toMatch(/revert_write: internal error/);
+  });
+
+  it("the start-up line names the auth in force", () => {
+    expect(remote.stderr.join("")).toContain(`(stateless; OAuth: issuer ${oidc.issuer}, resource ${resource}`);
+  });
+});
+
+describe("claims with control characters", () => {
+  // Any control character but the newline that ends each line, and the line separators and bidi overrides.
+  const RAW_CONTROL = /[^\P{Cc}\n]|[\u2028\u2029\u202a-\u202e]/u;
+  const audit_ = (file: string) =>
+    promisify(execFile)(process.execPath, [SERVER, "audit"], {
+      env: { PATH: process.env.PATH, ...isolatedEnv(), USERS_MCP_AUDIT_LOG: file },
+    });
+
+  it("a token whose name holds ESC, CR and a newline: stored escaped, and users-mcp audit prints one line per write", async () => {
+    const name = "Mallory\u001b[31m\r\nforged applied row\u202e";
+    const token = await oidc.sign({ sub: "mallory", name, scope: "users:write" });
+    const res = (await (await callTool("update_compliance", { compliance: { licensedStates: { add: ["NV"] } } }, token)).json()) as {
+      result: { structuredContent: { auditId: string } };
+    };
+    const mine = auditLines().filter((l) => l.id === res.result.structuredContent.auditId);
+    expect(mine.length).toBe(2);
+    for (const l of mine) expect(l.actor).toEqual({ sub: "mallory", name: "Mallory\\u001b[31m\\r\\nforged applied row\\u202e" });
+    const { stdout } = await audit_(audit);
+    expect(stdout).not.toMatch(RAW_CONTROL);
+    const rows = stdout.split("\n").filter((l) => l.includes("Mallory"));
+    expect(rows.length).toBe(1);
+    expect(rows[0]).toContain("forged applied row");
+  });
+
+  it("users-mcp audit escapes control characters in every column of records written before (one record, one line)", async () => {
+    await callTool("update_compliance", { compliance: { licensedStates: { add: ["OR"] } } }, await oidc.token("users:write"));
+    const line = auditLines().find((l) => l.phase === "outcome" && l.tool === "update_compliance");
+    expect(line).toBeDefined();
+    const forged = join(mkdtempSync(join(tmpdir(), "users-mcp-oauth-raw-")), "audit.jsonl");
+    const raw = {
+      ...line,
+      target: "leadping:user\r\n2026-01-01T00:00:00Z  update_user  x",
+      actor: { sub: "eve", name: "Eve\u001b]0;pwned\u0007\nsecond line" },
+    };
+    const intent = { ...raw, phase: "intent" };
+    writeFileSync(forged, `${JSON.stringify(intent)}\n${JSON.stringify(raw)}\n`, { mode: 0o600 });
+    const { stdout } = await audit_(forged);
+    expect(stdout).not.toMatch(RAW_CONTROL);
+    const rows = stdout.split("\n").filter((l) => l.includes("Eve"));
+    expect(rows.length).toBe(1);
+    expect(rows[0]).toContain("\\r\\n2026-01-01T00:00:00Z");
+    expect(rows[0]).toContain("Eve\\u001b]0;pwned\\u0007\\nsecond line");
+    // --json: the same values when parsed, and nothing raw on a terminal.
+    const json = await promisify(execFile)(process.execPath, [SERVER, "audit", "--json"], {
+      env: { PATH: process.env.PATH, ...isolatedEnv(), USERS_MCP_AUDIT_LOG: forged },
+    });
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(raw.actor.name).slice(1, -1));
   });
 });
 

@@ -401,9 +401,12 @@ describe("nasty arguments", () => {
   });
 
   it("names an unknown tool without echoing hidden characters", async () => {
-    const result = await h.call("../update_user\u202E", {});
-    expect(result.isError).toBe(true);
-    expect(h.text(result)).toMatch(/^Unknown tool "\.\.\/update_user"\. Available tools: get_current_user, update_compliance/);
+    // An unknown tool is a protocol error (JSON-RPC -32602), not a tool result.
+    await expect(h.call("../update_user\u202E", {})).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/Unknown tool "\.\.\/update_user"\. Available tools: get_current_user, update_compliance/),
+    });
+    expect((await h.call("get_current_user")).isError).toBeFalsy();
   });
 });
 

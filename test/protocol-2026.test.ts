@@ -88,6 +88,11 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
         "revert_write",
       ]);
       expect(tools.every((t) => typeof t.title === "string" && t.title.length > 0)).toBe(true);
+      // An unknown tool is a protocol error (JSON-RPC -32602) that names the tools there are.
+      await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/Unknown tool "no_such_tool"\. Available tools: get_current_user, update_compliance, /),
+      });
       const me = (await client.callTool({ name: "get_current_user", arguments: {} })) as AnyResult;
       expect(me.isError).toBeFalsy();
       const written = (await client.callTool(WITHDRAW)) as AnyResult;
@@ -119,15 +124,9 @@ describe.each(["stdio", "http"] as const)("both protocol generations over %s", (
       expect((await client.listTools()).tools).toHaveLength(9);
       const written = (await client.callTool(WITHDRAW)) as AnyResult;
       expect(written.isError).toBeFalsy();
-      if (transport === "stdio") {
-        // A 2025 connection that carries the server's requests: asked during the call.
-        expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
-        expect(asked).toHaveLength(1);
-      } else {
-        // Stateless 2025 HTTP cannot carry a question: USERS_MCP_CONFIRM=ask writes with a warning.
-        expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "unavailable" });
-        expect(asked).toHaveLength(0);
-      }
+      // Asked during the call: over stdio on the connection, over HTTP on the event stream of the call's POST.
+      expect(written.structuredContent).toMatchObject({ applied: true, confirmation: "accepted" });
+      expect(asked).toHaveLength(1);
       await client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedSms: true } } });
     } finally {
       await client.close();
@@ -297,8 +296,8 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
 
   it("a record that moved while the person was asked is a Conflict, on the record", async () => {
     const { state } = await ask(remote, gdpr("moved@example.org"));
-    // Meanwhile a 2025 client over stateless HTTP changes the same field (USERS_MCP_CONFIRM=ask writes unconfirmed).
-    const legacy = new ClientV1({ name: "meanwhile", version: "1" });
+    // Meanwhile a 2025 client over HTTP changes the same field, its person accepting on its call's stream.
+    const legacy = v1Client("accept", []);
     await legacy.connect(new HttpV1(new URL(remote.url)));
     const meanwhile = (await legacy.callTool(gdpr("meanwhile@example.org"))) as AnyResult;
     expect(meanwhile.structuredContent).toMatchObject({ applied: true });

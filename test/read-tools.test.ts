@@ -276,9 +276,11 @@ describe("over stdio, and in read-only mode", () => {
       }
       const all = texts.join("\n");
       for (const secret of Object.values(SANDBOX_CREDENTIALS)) expect(all).not.toContain(secret);
-      const write = (await s.client.callTool({ name: "update_user", arguments: { userId: JOHN, firstName: "X" } })) as CallToolResult;
-      expect(write.isError).toBe(true);
-      expect((write.content[0] as { text: string }).text).toMatch(/disabled on this server by read-only mode/);
+      // A hidden tool is unknown to the caller: JSON-RPC -32602, with the reason it is hidden.
+      await expect(s.client.callTool({ name: "update_user", arguments: { userId: JOHN, firstName: "X" } })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/disabled on this server by read-only mode/),
+      });
     } finally {
       await s.close();
     }

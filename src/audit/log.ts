@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { chmod, constants, type FileHandle, mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { raceAbort } from "../client/call-context.js";
+import { escapeControlCharacters } from "../kernel/escape.js";
 
 /** How a write ended. A write that ends before the upstream is touched (declined, conflict, unchanged) has one record. */
 export type AuditOutcome = "applied" | "failed" | "unknown" | "declined" | "conflict" | "unchanged";
@@ -44,10 +45,10 @@ export interface AuditRecord {
 /** The audit log could not be written: the write it was meant to record must not happen. */
 export class AuditError extends Error {
   constructor(
-    readonly path: string,
+    readonly where: string,
     readonly reason: string,
   ) {
-    super(`the audit log at ${path} cannot be written (${reason})`);
+    super(`the audit log at ${where} cannot be written (${reason})`);
     this.name = "AuditError";
   }
 }
@@ -62,8 +63,10 @@ export interface AuditLimits {
 
 /** Where audit records go: the JSONL file (AuditLog) or the table (DatabaseAuditLog). */
 export interface AuditSink {
-  /** Where, in words for messages: a path, or the database. */
-  readonly path: string;
+  /** A JSONL file of this process, or the table replicas share: what a refusal advises to fix differs. */
+  readonly kind: "file" | "database";
+  /** Where, in words for messages: the file's path, or the database (never its URL). */
+  readonly where: string;
   /** Appends one record durably; throws AuditError when that cannot be done in time. */
   append(record: AuditRecord, limits: AuditLimits): Promise<void>;
   close(): Promise<void>;
@@ -97,10 +100,16 @@ export class AuditLog implements AuditSink {
   private stuck: { what: string; since: number } | undefined;
   private warned = false;
 
+  readonly kind = "file";
+
   constructor(
     readonly path: string,
     private readonly warn: (message: string) => void = () => {},
   ) {}
+
+  get where(): string {
+    return this.path;
+  }
 
   /** Appends one record and syncs it to disk; throws AuditError when that cannot be done in time. */
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
@@ -420,6 +429,8 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       e.confirmation,
     ]),
   ];
+  // Whatever a cell holds (a name from a token's claims, a target from an upstream), one record stays one line.
+  for (const row of rows) for (let i = 0; i < row.length; i++) row[i] = escapeControlCharacters(row[i] ?? "");
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "));
   if (entries.some((e) => e.incomplete))

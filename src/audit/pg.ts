@@ -12,13 +12,14 @@ export const DATABASE_AUDIT = "PostgreSQL (USERS_MCP_DATABASE_URL)";
  * as with the file's fsync. Bounded by the call's deadline like the file.
  */
 export class DatabaseAuditLog implements AuditSink {
-  readonly path = DATABASE_AUDIT;
+  readonly kind = "database";
+  readonly where = DATABASE_AUDIT;
 
   constructor(private readonly db: Database) {}
 
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
     const left = limits.deadline - Date.now();
-    if (left <= 0) throw new AuditError(this.path, "timed out before the insert");
+    if (left <= 0) throw new AuditError(this.where, "timed out before the insert");
     const timeout = AbortSignal.timeout(left);
     const signal = limits.signal ? AbortSignal.any([timeout, limits.signal]) : timeout;
     try {
@@ -45,8 +46,8 @@ export class DatabaseAuditLog implements AuditSink {
         signal,
       );
     } catch (err) {
-      if (timeout.aborted) throw new AuditError(this.path, "timed out");
-      throw new AuditError(this.path, err instanceof DatabaseUnavailable ? err.message : (err as Error).message);
+      if (timeout.aborted) throw new AuditError(this.where, "timed out");
+      throw new AuditError(this.where, err instanceof DatabaseUnavailable ? err.message : (err as Error).message);
     }
   }
 

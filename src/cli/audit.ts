@@ -1,4 +1,5 @@
 import { readAudit, renderAuditTable, selectEntries } from "../audit/log.js";
+import { escapeJsonControls } from "../kernel/escape.js";
 import type { Config } from "../settings/config.js";
 
 /** `users-mcp audit`: recent writes from the audit log, as a table or JSON. Returns the exit code. */
@@ -51,7 +52,7 @@ export async function runAuditCommand(
 
   function show(found: Awaited<ReturnType<typeof readAudit>>, where: string): number {
     const entries = selectEntries(found.entries, { target: options.target, since: options.since, limit });
-    if (options.json) write(`${JSON.stringify(entries, null, 2)}\n`);
+    if (options.json) write(`${escapeJsonControls(JSON.stringify(entries, null, 2))}\n`);
     else {
       write(`Audit log ${where}${limit ? ` (last ${limit}; --limit 0 for all)` : ""}\n\n`);
       write(renderAuditTable(entries));

@@ -2,7 +2,8 @@ import { createCallContext } from "../client/call-context.js";
 import { UpstreamError } from "../client/errors.js";
 import { createClients } from "../client/index.js";
 import { describeError } from "../mcp/explain.js";
-import { type Config, credentialRoutes, ENV_VARS, isConfigured, sourceOf } from "../settings/config.js";
+import { type Config, ENV_VARS, sourceOf } from "../settings/config.js";
+import { credentialRoutes, isConfigured, PROVIDERS, type ProviderName } from "../settings/providers.js";
 
 export interface DoctorRow {
   provider: string;
@@ -24,10 +25,10 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
   const clients = createClients(config);
   try {
     const rows = await Promise.all([
-      probe(config, "Leadping", isConfigured(config, "leadping"), "LEADPING_API_TOKEN", async (ctx) => {
+      probe(config, "leadping", async (ctx) => {
         await clients.leadping().getCurrentUser(ctx);
       }),
-      probe(config, "LeadConnector", isConfigured(config, "leadconnector"), "LEADCONNECTOR_TOKEN", async (ctx) => {
+      probe(config, "leadconnector", async (ctx) => {
         // With a company id, a one-row search proves the token, the users.readonly scope and the
         // company. Without one, no user id is known here: a lookup of an id that cannot exist proves
         // the token and the scope (404), or shows which of them is wrong (401, 403).
@@ -42,24 +43,18 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
           if (!(err instanceof UpstreamError && err.code === "not_found")) throw err;
         }
       }),
-      probe(
-        config,
-        "2SMS",
-        isConfigured(config, "twosms"),
-        "TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN)",
-        async (ctx) => {
-          const client = clients.twosms();
-          if (config.twosms.clientId && config.twosms.clientSecret) {
-            await client.accessToken(ctx, true);
-            return;
-          }
-          try {
-            await client.getUser(ctx, PROBE_GUID);
-          } catch (err) {
-            if (!(err instanceof UpstreamError && (err.code === "not_found" || err.code === "upstream_error"))) throw err;
-          }
-        },
-      ),
+      probe(config, "twosms", async (ctx) => {
+        const client = clients.twosms();
+        if (config.twosms.clientId && config.twosms.clientSecret) {
+          await client.accessToken(ctx, true);
+          return;
+        }
+        try {
+          await client.getUser(ctx, PROBE_GUID);
+        } catch (err) {
+          if (!(err instanceof UpstreamError && (err.code === "not_found" || err.code === "upstream_error"))) throw err;
+        }
+      }),
     ]);
     write(renderTable(rows, config));
     write(renderSettings(config, settingsFile));
@@ -84,11 +79,11 @@ export async function runDoctor(config: Config, write: (s: string) => void, sett
 
 async function probe(
   config: Config,
-  provider: string,
-  configured: boolean,
-  vars: string,
+  name: ProviderName,
   run: (ctx: ReturnType<typeof createCallContext>) => Promise<void>,
 ): Promise<DoctorRow> {
+  const provider = PROVIDERS[name].label;
+  const configured = isConfigured(config, name);
   if (!configured)
     return {
       provider,
@@ -96,7 +91,7 @@ async function probe(
       reachable: undefined,
       authenticated: undefined,
       latencyMs: undefined,
-      fix: `not configured: set ${vars} to use it`,
+      fix: `not configured: set ${PROVIDERS[name].credentialVars} to use it`,
     };
   const started = Date.now();
   const ctx = createCallContext(Math.min(config.timeoutMs, 10_000));

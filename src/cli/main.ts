@@ -4,8 +4,9 @@ import { parseArgs } from "node:util";
 import { createLogger, type Logger } from "../kernel/log.js";
 import { redact, setServerSecrets } from "../kernel/redact.js";
 import { VERSION } from "../kernel/version.js";
-import { type Config, ConfigError, credentialRoutes, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
+import { type Config, ConfigError, ENV_VARS, loadConfig, secretsOf } from "../settings/config.js";
 import { type ResolvedSettings, resolveSettings, SettingsError, userEnvFile } from "../settings/files.js";
+import { credentialRoutes } from "../settings/providers.js";
 import { TOOL_CATALOG, TOOL_NAMES } from "../tools/catalog.js";
 import { withSandbox } from "./sandbox.js";
 
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  // Settings come only from places the user chose (see src/settings.ts): never the working directory's .env.
+  // Settings come only from places the user chose (see src/settings/files.ts): never the working directory's .env.
   let settings: ResolvedSettings;
   try {
     settings = resolveSettings({ settingsFlag: values.settings, env: process.env });
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
         ...(values.sandbox ? { sandbox: true } : {}),
         ...(values.port !== undefined ? { httpPort: Number(values.port) } : {}),
         ...(values.host !== undefined ? { httpHost: values.host } : {}),
+        ...(values.http ? { http: true } : {}),
       },
       settings.sources,
     );
@@ -141,10 +143,7 @@ async function main(): Promise<void> {
 async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: string | undefined): Promise<void> {
   const { config } = sandbox;
   const { serveStdio } = await import("../transport/stdio.js");
-  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
-  process.on("unhandledRejection", (err) =>
-    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
+  logUncaught(logger);
   const routes = credentialRoutes(config);
   const ready = sandbox.sandboxUrl
     ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched`
@@ -161,6 +160,14 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
 }
 
 type Sandboxed = Awaited<ReturnType<typeof withSandbox>>;
+
+/** A bug that escapes a call is logged (redacted, to stderr) and the server keeps serving the others. */
+function logUncaught(logger: Logger): void {
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
+  process.on("unhandledRejection", (err) =>
+    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+}
 
 /** --http: the remote mode (src/transport/http.ts), with the sandbox when asked, until SIGTERM or SIGINT. */
 async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
@@ -185,10 +192,7 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err.stack ?? String(err) }));
-  process.on("unhandledRejection", (err) =>
-    logger.error("unhandled rejection", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
+  logUncaught(logger);
   const mode =
     config.http.credentials === "caller"
       ? "caller credentials (each request brings its own X-Leadping-Token, X-LeadConnector-Token, X-TwoSMS-* headers)"
@@ -198,9 +202,18 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
             .filter((r) => r.configured)
             .map((r) => r.summary)
             .join("; ") || "no provider configured";
-  logger.info(
-    `users-mcp ${VERSION} serving MCP over HTTP at ${handle.url} (stateless; ${config.http.token ? "bearer token required" : "no endpoint token"}); ${mode}`,
-  );
+  logger.info(`users-mcp ${VERSION} serving MCP over HTTP at ${handle.url} (stateless; ${authInForce(config)}); ${mode}`);
+}
+
+/** How callers sign in, for the start-up line: the auth actually in force, never a guess. */
+function authInForce(config: Config): string {
+  const { oauth, token } = config.http;
+  if (oauth)
+    return `OAuth: issuer ${oauth.issuer}, resource ${oauth.resource}, ${oauth.clientId ? "JWTs and opaque tokens (introspection)" : "JWT access tokens"}; scope users:write for write tools, users:read for the rest`;
+  if (token) return "bearer token required (USERS_MCP_HTTP_TOKEN)";
+  return config.http.credentials === "caller"
+    ? "no endpoint token: each request signs in upstream with its own credentials"
+    : "no endpoint token: sandbox on this machine only";
 }
 
 function parseCli(argv: string[]) {

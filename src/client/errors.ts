@@ -1,6 +1,6 @@
 // The errors the clients throw: what an upstream did (UpstreamError) and what the caller sent wrong (InputError).
 
-import type { ProviderName } from "../settings/config.js";
+import type { ProviderName } from "../settings/providers.js";
 
 /** The three upstreams, named as in configuration. */
 export type Provider = ProviderName;

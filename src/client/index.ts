@@ -1,4 +1,5 @@
-import { type Config, isConfigured } from "../settings/config.js";
+import type { Config } from "../settings/config.js";
+import { isConfigured } from "../settings/providers.js";
 import { type Provider, UpstreamError } from "./errors.js";
 import { LeadConnectorClient } from "./leadconnector.js";
 import { LeadpingClient } from "./leadping.js";

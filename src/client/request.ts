@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Agent } from "undici";
 import type { z } from "zod";
 import { parsesAsIs } from "../kernel/as-is.js";
+import { MAX_BODY_BYTES } from "../kernel/limits.js";
 import { USER_AGENT } from "../kernel/version.js";
 import { type CallContext, raceAbort } from "./call-context.js";
 import { type Provider, type RateLimitInfo, UpstreamError, type UpstreamErrorCode } from "./errors.js";
@@ -53,8 +54,6 @@ export interface HttpClientOptions {
   backoffBaseMs?: number;
   maxRetryAfterMs?: number;
 }
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const CONNECTION_CODES = new Set([

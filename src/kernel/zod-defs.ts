@@ -3,7 +3,7 @@ import type { z } from "zod";
 /**
  * The one module that reads how a zod schema is built (its definition: kind, inner types, shape). Two
  * pieces of this server walk schemas: the fast path that accepts values without zod's copy (as-is.ts)
- * and the error messages that list the keys allowed at a place (errors.ts). A definition's layout is
+ * and the error messages that list the keys allowed at a place (src/mcp/explain.ts). A definition's layout is
  * zod's, not a documented contract, so zod is pinned to an exact version in package.json and
  * test/zod-defs.test.ts fails loudly when an upgrade changes any field read here.
  */

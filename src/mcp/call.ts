@@ -1,17 +1,15 @@
 import {
-  type CallToolRequest,
   type CallToolResult,
   type ClientCapabilities,
   type InputRequiredResult,
   inputRequired,
-  inputResponse,
-  type RequestId,
-  SdkError,
-  SdkErrorCode,
+  ProtocolError,
+  ProtocolErrorCode,
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import type { Actor, Confirmation } from "../audit/log.js";
+import { DatabaseUnavailable } from "../audit/database.js";
+import type { Actor } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { InputError, UpstreamError } from "../client/errors.js";
 import type { Clients } from "../client/index.js";
@@ -19,17 +17,29 @@ import { parsesAsIs } from "../kernel/as-is.js";
 import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
-import type { ToolDefinition } from "../tools/define.js";
-import { ConfirmationNeeded, type Person, type WriteServices } from "../writes/pipeline.js";
+import type { ToolDefinition, ToolDeps } from "../tools/define.js";
+import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
+import type { ConfirmStates } from "../writes/confirm-state.js";
+import type { WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
+import {
+  type Caller,
+  CONFIRM_SCHEMA,
+  NO_SESSION_2025_HTTP,
+  pushConfirmer,
+  type QuestionChannel,
+  roundsConfirmer,
+  streamConfirmer,
+  whyCannotAsk,
+} from "./confirmers.js";
 import { describeError, describeIssues } from "./explain.js";
 import type { LazyJsonSchemaValidator } from "./lazy-validator.js";
-import type { Runtime } from "./runtime.js";
+import type { Catalog, Runtime } from "./runtime.js";
 import type { RuntimeState } from "./state.js";
 
-// The tools/call path, loaded on the first call: argument checks, the tools' handlers, the write
-// pipeline, error explanations. Nothing here is needed to answer initialize, server/discover or
-// tools/list, so none of it is on the start-up path (src/mcp/server.ts imports it on demand).
+// The tools/call path, loaded on the first call (src/mcp/server.ts imports it on demand): argument
+// checks, the tools' handlers and their dependencies, confirmation, error explanations. Nothing here is
+// needed to answer initialize, server/discover or tools/list, so none of it is on the start-up path.
 
 export interface ServerDeps {
   /** What the process holds for every server it makes (the HTTP mode makes one per request). */
@@ -42,113 +52,174 @@ export interface ServerDeps {
   tenant?: string | undefined;
   /** Who signed in (OAuth), recorded with every write of theirs. */
   actor?: Actor | undefined;
+  /**
+   * MCP 2025 over stateless HTTP: what the host declared at initialize (carried in the session id this
+   * server gave it) and the call's event stream. Without it (stdio) a 2025 host is asked over its connection.
+   */
+  legacyHttp?: LegacyHttp | undefined;
+  /**
+   * Which tools the caller may use (OAuth scopes): tools/list shows only those, as if the rest did not
+   * exist, and a call to another is refused. Undefined: every tool this configuration exposes.
+   */
+  allows?: ((tool: string) => boolean) | undefined;
 }
 
-/** The upstream clients of this server's caller: given, or made on the first call (stdio). */
-async function clientsOf(deps: ServerDeps): Promise<Clients> {
-  return typeof deps.clients === "function" ? await deps.clients() : deps.clients;
+/** A 2025 HTTP call: what its host declared at initialize (undefined: sent without the session id) and its stream. */
+export interface LegacyHttp {
+  declared: { capabilities: ClientCapabilities; client: WriteServices["client"] } | undefined;
+  channel: QuestionChannel;
 }
 
-/** What a write needs besides the tool's own dependencies: keys, audit, queues, who asks and who answers. */
-async function writeServices(
-  server: Server,
-  ctx: ServerContext,
-  { tenant, actor, runtime }: ServerDeps,
-  state: RuntimeState,
-  validator: LazyJsonSchemaValidator,
-): Promise<WriteServices> {
-  return {
-    ...(await keysOrRefusal(state)),
-    audit: state.audit,
-    queues: state.queues,
-    person: personFor(server, ctx, runtime.config, validator),
-    client: clientOf(server, ctx),
-    tenant,
-    actor,
-  };
+/** What a tool call needs of the server that received it. */
+export interface CallScope extends Omit<ServerDeps, "shutdown"> {
+  shutdown: AbortSignal | undefined;
+  server: Server;
+  validator: LazyJsonSchemaValidator;
 }
 
-/** One tools/call: the tool's answer, an input_required result (a confirmation to ask), or an error result. */
+/**
+ * tools/call, step by step: find the tool (an unknown one is a protocol error), check the arguments,
+ * run the handler under the call's deadline, and turn what came back, or what was thrown, into a result.
+ */
 export async function callTool(
-  server: Server,
-  deps: ServerDeps,
-  validator: LazyJsonSchemaValidator,
-  request: CallToolRequest,
+  call: CallScope,
+  params: { name: string; arguments?: Record<string, unknown> | undefined },
   extra: ServerContext,
 ): Promise<CallToolResult | InputRequiredResult> {
-  const { runtime, shutdown, tenant } = deps;
-  const { config, logger } = runtime;
-  const name = request.params.name;
-  const { all, tools, byName } = await runtime.catalog();
-  const tool = byName.get(name);
-  if (!tool) return errorResult(unavailableTool(name, tools, all, config));
-  const [state, clients] = await Promise.all([runtime.state(), clientsOf(deps)]);
-
-  const started = Date.now();
-  const ctx = state.calls.start(config.timeoutMs, extra.mcpReq.signal, shutdown);
-  const failed = (err: unknown): CallToolResult => {
-    const level = err instanceof InputError || err instanceof UpstreamError ? "warn" : "error";
-    logger[level](
-      `${name}: ${err instanceof UpstreamError ? `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}` : err instanceof InputError ? "invalid arguments" : "internal error"}`,
-      {
-        ms: Date.now() - started,
-        ...(level === "error" && err instanceof Error ? { error: ctx.scrub(err.stack ?? err.message) } : {}),
-      },
+  const { runtime } = call;
+  if (call.allows && !call.allows(params.name))
+    return errorResult(
+      `${stripInvisible(params.name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
     );
-    if (shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
-      return errorResult(
-        `The server is shutting down, so ${name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
-        config.sandbox,
-      );
-    }
-    return errorResult(describeError(err, tool, config), config.sandbox, ctx);
-  };
+  const tool = findTool(params.name, await runtime.catalog(), runtime.config);
+  const state = await runtime.state();
+  const started = Date.now();
+  const ctx = state.calls.start(runtime.config.timeoutMs, extra.mcpReq.signal, call.shutdown);
   runtime.busy.add();
   try {
-    const args = request.params.arguments ?? {};
-    const shapeError = checkArgumentShape(args);
-    if (shapeError) throw shapeError;
-    if (tool.refusedFields) {
-      const reasons = tool.refusedFields;
-      const refused = Object.keys(args)
-        .filter((k) => Object.hasOwn(reasons, k))
-        .map((k) => ({ field: k, message: reasons[k] ?? "" }));
-      if (refused.length) throw new InputError(refused);
+    const input = checkArguments(tool, params.arguments ?? {});
+    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, state, tool, extra));
+    if (handled instanceof PendingQuestion) {
+      runtime.logger.info(`${tool.name}: asking the person to confirm`, { ms: Date.now() - started });
+      return askAndComeBack(handled);
     }
-    let input: unknown = args; // arguments that already are what the schema describes need no copy
-    if (!parsesAsIs(tool.input, args)) {
-      const parsed = tool.input.safeParse(args);
-      if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
-      input = parsed.data;
-    }
-    const toolDeps = tool.annotations.readOnlyHint
-      ? { config, clients, logger, history: state.history, tenant }
-      : { config, clients, logger, history: state.history, tenant, writes: await writeServices(server, extra, deps, state, validator) };
-    const output = cleanOutput(await tool.handler(input, ctx, toolDeps), ctx.secrets);
-    logger.info(`${name}: ok`, { ms: Date.now() - started });
-    // Compact: hosts that hand the text to the model (Gemini CLI, the AI SDK) pay for every indentation byte.
-    const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
-    if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
-    return {
-      content,
-      structuredContent: output as Record<string, unknown>,
-      ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
-    };
+    const output = cleanOutput(handled, ctx.secrets);
+    runtime.logger.info(`${tool.name}: ok`, { ms: Date.now() - started });
+    return successResult(output, runtime.config);
   } catch (err) {
-    if (err instanceof ConfirmationNeeded) {
-      logger.info(`${name}: asking the person to confirm`, { ms: Date.now() - started });
-      // The question goes back as the result; the client's retry of this call brings the answer.
-      return inputRequired({
-        inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: err.question, requestedSchema: CONFIRM_SCHEMA }) },
-        requestState: err.state,
-      });
-    }
-    return failed(err);
+    logFailure(runtime.logger, tool.name, err, Date.now() - started, (text) => ctx.scrub(text));
+    return failureResult(err, tool, call, ctx);
   } finally {
     ctx.dispose();
     runtime.busy.remove();
   }
 }
+
+/**
+ * The tool this call names, among those this configuration serves. A name that is not served is a
+ * protocol error (JSON-RPC -32602, as the specification has it for an unknown tool); its message names
+ * the tools there are, and why a known one is hidden.
+ */
+function findTool(name: string, { all, tools, byName }: Catalog, config: Config): ToolDefinition {
+  const tool = byName.get(name);
+  if (tool) return tool;
+  throw new ProtocolError(ProtocolErrorCode.InvalidParams, unavailableTool(name, tools, all, config));
+}
+
+/** The handler's input: the argument shape checked, fields refused on purpose named, the schema applied. */
+function checkArguments(tool: ToolDefinition, args: Record<string, unknown>): unknown {
+  const shapeError = checkArgumentShape(args);
+  if (shapeError) throw shapeError;
+  const reasons = tool.refusedFields;
+  if (reasons) {
+    const refused = Object.keys(args)
+      .filter((k) => Object.hasOwn(reasons, k))
+      .map((k) => ({ field: k, message: reasons[k] ?? "" }));
+    if (refused.length) throw new InputError(refused);
+  }
+  if (parsesAsIs(tool.input, args)) return args; // arguments that already are what the schema describes need no copy
+  const parsed = tool.input.safeParse(args);
+  if (!parsed.success) throw describeIssues(tool.name, tool.input, parsed.error.issues, args);
+  return parsed.data;
+}
+
+/** What the handler is given: reads get the settings, clients and log; writes also the write path's services. */
+async function toolDeps(call: CallScope, state: RuntimeState, tool: ToolDefinition, extra: ServerContext): Promise<ToolDeps> {
+  const { runtime, tenant, actor, server, validator, legacyHttp } = call;
+  const { config, logger } = runtime;
+  const clients = typeof call.clients === "function" ? await call.clients() : call.clients;
+  const deps = { config, clients, logger, history: state.history, tenant };
+  if (tool.annotations.readOnlyHint) return deps;
+  const { previews, confirmStates } = await keysOrRefusal(state);
+  const writes: WriteServices = {
+    previews,
+    audit: state.audit,
+    queues: state.queues,
+    confirmer: confirmerFor(server, extra, { runtime, state, states: confirmStates, validator, caller: { tenant, actor }, legacyHttp }),
+    client: clientOf(server, extra) ?? legacyHttp?.declared?.client,
+    tenant,
+    actor,
+  };
+  return { ...deps, writes };
+}
+
+/** A result: the output as structured content and as compact JSON text (hosts that pass text on pay per byte). */
+function successResult(output: unknown, config: Config): CallToolResult {
+  const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
+  if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
+  return {
+    content,
+    structuredContent: output as Record<string, unknown>,
+    ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
+  };
+}
+
+/** What a failed call answers: in words an agent can act on, and no secret in them. */
+function failureResult(err: unknown, tool: ToolDefinition, call: CallScope, ctx: CallContext): CallToolResult {
+  const { sandbox } = call.runtime.config;
+  if (call.shutdown?.aborted && err instanceof UpstreamError && err.code === "cancelled") {
+    return errorResult(
+      `The server is shutting down, so ${tool.name} was stopped before it finished. ${err.maybeApplied ? "The write may or may not have been applied: read the record again after the server restarts." : "Nothing was written."}`,
+      sandbox,
+    );
+  }
+  return errorResult(describeError(err, tool, call.runtime.config), sandbox, ctx);
+}
+
+/** The person behind the host, as this request's protocol generation and transport can reach them. */
+function confirmerFor(
+  server: Server,
+  ctx: ServerContext,
+  o: {
+    runtime: Runtime;
+    state: RuntimeState;
+    states: ConfirmStates;
+    validator: LazyJsonSchemaValidator;
+    caller: Caller;
+    legacyHttp: LegacyHttp | undefined;
+  },
+): Confirmer {
+  const { config } = o.runtime;
+  const envelope = envelopeOf(ctx);
+  if (envelope) {
+    const why = whyCannotAsk(envelope.capabilities);
+    return why ? cannotAsk(why) : roundsConfirmer(ctx, o.states, config, o.caller);
+  }
+  const http = o.legacyHttp;
+  if (!http) {
+    const why = whyCannotAsk(server.getClientCapabilities());
+    return why ? cannotAsk(why) : pushConfirmer(server, ctx.mcpReq.id, config, o.validator);
+  }
+  const why = http.declared ? whyCannotAsk(http.declared.capabilities) : NO_SESSION_2025_HTTP;
+  return why ? cannotAsk(why) : streamConfirmer(http.channel, ctx.mcpReq.id, o.state.questions, o.states, config, o.caller);
+}
+
+/** MCP 2026-07-28: the question goes back as the result; the client's retry of this call brings the answer. */
+const askAndComeBack = (q: PendingQuestion): InputRequiredResult =>
+  inputRequired({
+    inputRequests: { confirm: inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: CONFIRM_SCHEMA }) },
+    requestState: q.state,
+  });
 
 /** The write path's keys; while the database that holds them cannot be reached, a refusal that names it. */
 async function keysOrRefusal(state: RuntimeState) {
@@ -177,12 +248,6 @@ function clientOf(server: Server, ctx: ServerContext): WriteServices["client"] {
   return envelope ? envelope.client : server.getClientVersion();
 }
 
-/** Form elicitation declared: `form`, or a bare `elicitation: {}` (the meaning before modes). */
-function canElicitForm(capabilities: ClientCapabilities | undefined): boolean {
-  const e = capabilities?.elicitation as { form?: unknown; url?: unknown } | undefined;
-  return e !== undefined && (e.form !== undefined || e.url === undefined);
-}
-
 const SANDBOX_NOTE = "Sandbox mode: this result came from the built-in sandbox, not from a real account. Nothing real was read or changed.";
 
 /** An error result. Its text may quote an upstream's words, so it is scrubbed with the call's own secrets too. */
@@ -192,6 +257,27 @@ function errorResult(text: string, sandbox = false, ctx?: CallContext): CallTool
     content: [{ type: "text", text: (ctx ? ctx.scrub(clean) : redact(clean)) + (sandbox ? `\n${SANDBOX_NOTE}` : "") }],
     isError: true,
   };
+}
+
+/**
+ * One log line for a call that failed. What the server refused on purpose (already undone, a conflict,
+ * the database down, ...), an upstream's error and bad arguments are warnings with their reason; only
+ * what nobody meant (a bug) is an error with its stack.
+ */
+function logFailure(logger: Runtime["logger"], name: string, err: unknown, ms: number, scrub: (text: string) => string): void {
+  if (err instanceof RefusalError || err instanceof DatabaseUnavailable) {
+    logger.warn(`${name}: refused`, { ms, reason: scrub(err.message) });
+    return;
+  }
+  if (err instanceof UpstreamError) {
+    logger.warn(`${name}: ${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}`, { ms });
+    return;
+  }
+  if (err instanceof InputError) {
+    logger.warn(`${name}: invalid arguments`, { ms });
+    return;
+  }
+  logger.error(`${name}: internal error`, { ms, ...(err instanceof Error ? { error: scrub(err.stack ?? err.message) } : {}) });
 }
 
 function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, all: ReadonlyArray<ToolDefinition>, config: Config): string {
@@ -205,65 +291,4 @@ function unavailableTool(name: string, exposed: ReadonlyArray<ToolDefinition>, a
     return `Tool ${name} is disabled on this server by ${why}. Available tools: ${available}. Ask the person who configured the server to enable it.`;
   }
   return `Unknown tool ${JSON.stringify(stripInvisible(name).slice(0, 100))}. Available tools: ${available}.`;
-}
-
-/** The form a confirmation asks for: one yes/no, pre-set to yes, so that "Accept" applies the change. */
-const CONFIRM_SCHEMA = {
-  type: "object" as const,
-  properties: {
-    confirm: {
-      type: "boolean" as const,
-      title: "Apply this change",
-      description: "Accept to apply the change described above; decline to leave the record as it is.",
-      default: true,
-    },
-  },
-};
-
-/**
- * The person behind the host. MCP 2026-07-28: asked through a Multi Round-Trip Request (the
- * question ends the call; the retry brings the answer and the sealed state). MCP 2025: asked with a
- * form elicitation sent as part of the call, where the connection can carry it (stdio; not stateless
- * HTTP). Only an explicit accept counts as yes: a decline, a dismissal, no answer in time, or an
- * answer that does not fit the form leaves the record alone.
- */
-function personFor(server: Server, ctx: ServerContext, config: Config, validator: LazyJsonSchemaValidator): Person {
-  const envelope = envelopeOf(ctx);
-  if (envelope) {
-    if (!canElicitForm(envelope.capabilities)) return { kind: "none" };
-    const state = ctx.mcpReq.requestState();
-    return { kind: "rounds", retry: typeof state === "string" ? { state, answer: answerIn(ctx) } : undefined };
-  }
-  if (!canElicitForm(server.getClientCapabilities())) return { kind: "none" };
-  const requestId: RequestId = ctx.mcpReq.id;
-  return {
-    kind: "push",
-    async ask(message: string, call: CallContext): Promise<Confirmation> {
-      try {
-        await validator.load();
-        const answer = await server.elicitInput(
-          { mode: "form", message, requestedSchema: CONFIRM_SCHEMA },
-          { relatedRequestId: requestId, signal: call.signal, timeout: config.confirm.timeoutMs },
-        );
-        if (answer.action === "accept") return answer.content?.confirm === false ? "declined" : "accepted";
-        return answer.action === "decline" ? "declined" : "cancelled";
-      } catch (err) {
-        if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return "timeout";
-        if (call.signal.aborted) return "cancelled";
-        return "declined"; // an answer that does not fit the form is no yes
-      }
-    },
-  };
-}
-
-/** What a 2026-07-28 retry answered to the confirmation question; "missing" when it carries no answer. */
-function answerIn(ctx: ServerContext): Confirmation | "missing" {
-  const answer = inputResponse(ctx.mcpReq.inputResponses, "confirm");
-  if (answer.kind === "missing") return "missing";
-  if (answer.kind !== "elicit") return "declined";
-  if (answer.action === "decline") return "declined";
-  if (answer.action === "cancel") return "cancelled";
-  const confirm = answer.content?.confirm;
-  if (confirm === undefined || confirm === true) return "accepted";
-  return "declined"; // false, or an answer that does not fit the form
 }

@@ -1,66 +1,11 @@
 import type { z } from "zod";
-import { InputError, type Provider, UpstreamError, type UpstreamErrorCode } from "../client/errors.js";
+import { DatabaseUnavailable } from "../audit/database.js";
+import { InputError, UpstreamError, type UpstreamErrorCode } from "../client/errors.js";
 import { stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
 import { defOf } from "../kernel/zod-defs.js";
 import type { Config } from "../settings/config.js";
-
-interface ProviderAdvice {
-  label: string;
-  credentialVars: string;
-  baseUrlVar: string;
-  baseUrl(config: Config): string;
-  advice: Partial<Record<UpstreamErrorCode, string>>;
-}
-
-const PROVIDERS: Record<Provider, ProviderAdvice> = {
-  leadping: {
-    label: "Leadping",
-    credentialVars: "LEADPING_API_TOKEN",
-    baseUrlVar: "LEADPING_BASE_URL",
-    baseUrl: (c) => c.leadping.baseUrl,
-    advice: {
-      not_configured:
-        "Set LEADPING_API_TOKEN in the server's environment (the `env` block of your MCP host's config, or ~/.config/users-mcp/.env) to a Leadping user JWT, organization API key (sk_…) or agent access token, then restart the server.",
-      unauthorized:
-        "Check LEADPING_API_TOKEN: it must be a current user JWT, organization API key (sk_…) or agent access token. Source keys (lp_src_…) are not accepted by the users API.",
-      forbidden: "The token is valid but not allowed to do this; use the token of a user or organization that may change its own profile.",
-      not_found:
-        "Leadping has no user profile for this token's identity; sign in to Leadping once with that account, or use another token.",
-    },
-  },
-  leadconnector: {
-    label: "LeadConnector",
-    credentialVars: "LEADCONNECTOR_TOKEN",
-    baseUrlVar: "LEADCONNECTOR_BASE_URL",
-    baseUrl: (c) => c.leadconnector.baseUrl,
-    advice: {
-      not_configured:
-        "Set LEADCONNECTOR_TOKEN in the server's environment to a LeadConnector OAuth access token or a Private Integration Token (pit-…) with the users.readonly and users.write scopes, then restart the server.",
-      unauthorized:
-        "The token in LEADCONNECTOR_TOKEN is invalid or has expired (OAuth access tokens last about a day). Refresh it, or use a Private Integration Token (pit-…), then restart the server.",
-      forbidden:
-        "The token in LEADCONNECTOR_TOKEN lacks a scope this call needs: users.write to update a user, users.readonly to read one. Grant the scope to the app or Private Integration and issue a new token; also check that the user belongs to the token's sub-account or agency.",
-      not_found: "LeadConnector has no user with that id visible to this token. Check userId (ids look like 0IHuJvc2ofPAAA8GzTRi).",
-    },
-  },
-  twosms: {
-    label: "2SMS",
-    credentialVars: "TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN)",
-    baseUrlVar: "TWOSMS_BASE_URL",
-    baseUrl: (c) => c.twosms.baseUrl,
-    advice: {
-      not_configured:
-        "Set TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET (an OAuth client of your 2SMS account), or TWOSMS_ACCESS_TOKEN, in the server's environment, then restart the server.",
-      auth_failed:
-        "2SMS refused the client credentials: check TWOSMS_CLIENT_ID and TWOSMS_CLIENT_SECRET, and TWOSMS_BASE_URL (US accounts use https://portal.2sms.us, UK accounts https://portal.2sms.com).",
-      unauthorized:
-        "2SMS refused the access token even after a fresh one was requested. Check that the credentials in TWOSMS_CLIENT_ID/TWOSMS_CLIENT_SECRET (or TWOSMS_ACCESS_TOKEN) belong to an account with user-administration rights, and that TWOSMS_BASE_URL is your account's region.",
-      forbidden: "The 2SMS account behind these credentials may not administer this user.",
-      not_found: "2SMS has no user with that id in this account. Check userId (a GUID).",
-    },
-  },
-};
+import { adviceOf, PROVIDERS, type ProviderFacts } from "../settings/providers.js";
 
 function seconds(ms: number): string {
   const s = Math.max(1, Math.ceil(ms / 1000));
@@ -76,6 +21,8 @@ export interface ErrorSource {
 /** Turns any error a tool call can meet into words an agent can act on, with no secret in them. */
 export function describeError(err: unknown, tool: ErrorSource | undefined, config: Config): string {
   if (err instanceof RefusalError) return err.message;
+  if (err instanceof DatabaseUnavailable)
+    return `Refused: ${err.message}. The write history is kept there, so it cannot be read or undone right now; nothing was written. Reads of the platforms still work; try again when the database is back.`;
   if (err instanceof InputError) {
     const name = tool ? ` for ${tool.name}` : "";
     return `Invalid arguments${name}:\n${err.issues.map((i) => `- ${i.field}: ${i.message}`).join("\n")}\nNothing was sent upstream.`;
@@ -84,7 +31,7 @@ export function describeError(err: unknown, tool: ErrorSource | undefined, confi
     const message = err instanceof Error ? err.message : String(err);
     return `Internal error in users-mcp${tool ? ` while running ${tool.name}` : ""}: ${message}. This is a bug in the server, not in your input; the server keeps running. Please report it.`;
   }
-  const p = PROVIDERS[err.provider];
+  const p: ProviderFacts = PROVIDERS[err.provider];
   const lines: string[] = [];
   const status = err.status !== undefined ? ` (HTTP ${err.status})` : "";
   const what: Record<UpstreamErrorCode, string> = {
@@ -113,7 +60,7 @@ export function describeError(err: unknown, tool: ErrorSource | undefined, confi
     for (const [field, msgs] of Object.entries(err.fieldErrors)) lines.push(`- ${field}: ${msgs.join("; ")}`);
   }
 
-  const hint = tool?.errorHints?.[err.code] ?? p.advice[err.code] ?? genericAdvice(err, p, config);
+  const hint = tool?.errorHints?.[err.code] ?? adviceOf(err.provider, err.code) ?? genericAdvice(err, p, config);
   if (hint) lines.push(`Next step: ${hint}`);
   if (err.maybeApplied) {
     lines.push(
@@ -130,7 +77,7 @@ export function describeError(err: unknown, tool: ErrorSource | undefined, confi
   return lines.join("\n");
 }
 
-function genericAdvice(err: UpstreamError, p: ProviderAdvice, config: Config): string | undefined {
+function genericAdvice(err: UpstreamError, p: ProviderFacts, config: Config): string | undefined {
   switch (err.code) {
     case "rate_limited": {
       const parts: string[] = [];

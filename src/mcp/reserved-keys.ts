@@ -32,9 +32,8 @@ export function keepReservedKeys<M>(message: M): M {
 }
 
 /**
- * A transport whose inbound messages keep reserved argument keys for the argument check: for the
- * serving entries (stdio's `serveStdio`), which own the transport and hand its messages on, and for a
- * server connected to a transport directly.
+ * A transport whose inbound messages keep reserved argument keys for the argument check: stdio's
+ * (src/transport/stdio.ts). The HTTP endpoint parses each body itself and calls keepReservedKeys.
  */
 export function keepingReservedKeys<T extends Transport>(transport: T): T {
   let deliver: Transport["onmessage"];

@@ -94,7 +94,8 @@ export function createRuntime(config: Config, logger: Logger, options: RuntimeOp
     },
     async close() {
       if (!state) return;
-      const { audit, database } = await state;
+      const { questions, audit, database } = await state;
+      await questions.close();
       await audit?.close();
       await database?.close();
     },

@@ -1,10 +1,10 @@
-import { type CallToolResult, type InputRequiredResult, Server } from "@modelcontextprotocol/server";
+import { Server } from "@modelcontextprotocol/server";
 import { VERSION } from "../kernel/version.js";
 import type { ServerDeps } from "./call.js";
 import { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Runtime } from "./runtime.js";
 
-export type { ServerDeps } from "./call.js";
+export type { LegacyHttp, ServerDeps } from "./call.js";
 
 const INSTRUCTIONS = [
   "users-mcp reads and changes user accounts on three platforms: Leadping (get_current_user, update_compliance),",
@@ -18,6 +18,7 @@ const INSTRUCTIONS = [
 
 /** How long a client may keep the tool list and the discover result: the list changes only with the server's settings. */
 const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
+const PRIVATE_LIST_CACHE = { ttlMs: 300_000, cacheScope: "private" } as const;
 
 /**
  * Builds the MCP server with the tools this configuration allows: one instance per stdio connection
@@ -29,8 +30,7 @@ const LIST_CACHE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * answers with zod's raw messages, while agents need each refusal to name its field and say what to send
  * (including the reason for fields refused on purpose), and one place must turn every error into a result.
  */
-export function createServer(deps: ServerDeps): Server {
-  const { runtime } = deps;
+export function createServer({ runtime, clients, shutdown, tenant, actor, legacyHttp, allows }: ServerDeps): Server {
   const { logger } = runtime;
   // Ajv (to check elicitation answers) loads when the first confirmation is asked, not at start-up.
   const validator = new LazyJsonSchemaValidator();
@@ -40,22 +40,25 @@ export function createServer(deps: ServerDeps): Server {
       capabilities: { tools: { listChanged: false } },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: validator,
-      cacheHints: { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
+      // A list filtered by the caller's scopes is that caller's: no shared cache may hand it to another.
+      cacheHints: allows
+        ? { "tools/list": PRIVATE_LIST_CACHE, "server/discover": LIST_CACHE }
+        : { "tools/list": LIST_CACHE, "server/discover": LIST_CACHE },
       // A confirmation over 2025 stdio is asked as a request of the server's (personFor), not through the SDK's shim.
       inputRequired: { legacyShim: false },
     },
   );
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
-
   server.setRequestHandler("tools/list", async () => {
-    const tools = await runtime.listing();
+    const listing = await runtime.listing();
     setTimeout(prepareCalls, PREPARE_AFTER_MS, runtime).unref(); // once the answer is out, while the host turns to its model
-    return { tools };
+    return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
   });
 
-  server.setRequestHandler("tools/call", async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
+  const call = { runtime, clients, shutdown, tenant, actor, legacyHttp, allows, server, validator };
+  server.setRequestHandler("tools/call", async (request, extra) => {
     calls ??= import("./call.js");
-    return (await calls).callTool(server, deps, validator, request, extra);
+    return (await calls).callTool(call, request.params, extra);
   });
 
   return server;

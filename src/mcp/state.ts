@@ -9,6 +9,7 @@ import type { Config } from "../settings/config.js";
 import { ConfirmStates } from "../writes/confirm-state.js";
 import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
 import { PreviewTokens } from "../writes/preview.js";
+import { QuestionBoard } from "./answers.js";
 
 /** What tool calls share in one process: made on the first call (src/mcp/state.ts), or at start-up with a database. */
 export interface RuntimeState {
@@ -27,6 +28,8 @@ export interface RuntimeState {
   database: Database | undefined;
   /** The calls under way: one timer for their deadlines, one listener per shutdown signal. */
   calls: LiveCalls;
+  /** Questions asked over 2025 HTTP streams, waiting for answers POSTed to any replica. */
+  questions: QuestionBoard;
 }
 
 /**
@@ -42,6 +45,7 @@ export function createState(config: Config, logger: Logger, sharedQueues?: Recor
     : config.auditLog
       ? new AuditLog(config.auditLog, (m) => logger.warn(m))
       : undefined;
+  const questions = new QuestionBoard(database, config.databaseUrl, logger);
   let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
   const remember = database ? (nonce: string, expires: number) => database.answered(nonce, expires) : undefined;
   const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key, remember) });
@@ -64,5 +68,6 @@ export function createState(config: Config, logger: Logger, sharedQueues?: Recor
     queues: sharedQueues ?? (database ? new DatabaseLocks(database) : new RecordQueues()),
     database,
     calls: new LiveCalls(),
+    questions,
   };
 }

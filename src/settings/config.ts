@@ -277,7 +277,7 @@ export const SETTINGS = {
   USERS_MCP_TOOLS: setting("comma-separated allowlist of tool names (default: all)", text()),
   USERS_MCP_SANDBOX: setting("1 to run against the built-in sandbox instead of the real APIs", flag("USERS_MCP_SANDBOX")),
   USERS_MCP_CONFIRM: setting(
-    "off | ask | require: a person confirms sensitive writes through the host (default ask)",
+    "off | ask | require: a person confirms sensitive writes through the host (default ask; require with --http)",
     choice("USERS_MCP_CONFIRM", CONFIRM_MODES, "ask"),
   ),
   USERS_MCP_CONFIRM_TIMEOUT_MS: setting(
@@ -374,6 +374,17 @@ export interface ConfigOverrides {
   sandbox?: boolean;
   httpPort?: number;
   httpHost?: string;
+  /** Serving --http: sensitive writes need a person by default (USERS_MCP_CONFIRM=require). */
+  http?: boolean;
+}
+
+/**
+ * USERS_MCP_CONFIRM as set, else by transport: over stdio the person runs the host, whose own tool
+ * approval stands in front of every call (ask); a shared --http server must not let any caller skip
+ * the person by declaring no elicitation (require).
+ */
+function confirmMode(given: string | undefined, parsed: ConfirmMode, http: boolean | undefined): ConfirmMode {
+  return given === undefined && http ? "require" : parsed;
 }
 
 /** A comma-separated list; undefined when the variable is unset. */
@@ -449,7 +460,10 @@ export function loadConfig(
       clientSecret: e.TWOSMS_CLIENT_SECRET,
       accessToken: e.TWOSMS_ACCESS_TOKEN,
     },
-    confirm: { mode: e.USERS_MCP_CONFIRM, timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS },
+    confirm: {
+      mode: confirmMode(cleaned.USERS_MCP_CONFIRM, e.USERS_MCP_CONFIRM, overrides.http),
+      timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS,
+    },
     auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env),
     http: {
       port: overrides.httpPort ?? e.USERS_MCP_HTTP_PORT,
@@ -510,53 +524,4 @@ export function secretsOf(config: Config): string[] {
     // not a URL that parses: the whole value is scrubbed as it is
   }
   return [...config.secrets, ...(password ? [password] : [])].filter((s) => s.length >= 4);
-}
-
-/** The three upstreams, named as in configuration. */
-export type ProviderName = "leadping" | "leadconnector" | "twosms";
-
-/** Whether the server's own settings hold credentials for a provider: the one place that decides it. */
-export function isConfigured(config: Pick<Config, "leadping" | "leadconnector" | "twosms">, provider: ProviderName): boolean {
-  if (provider === "leadping") return Boolean(config.leadping.token);
-  if (provider === "leadconnector") return Boolean(config.leadconnector.token);
-  return Boolean(config.twosms.accessToken || (config.twosms.clientId && config.twosms.clientSecret));
-}
-
-/** Per provider: whether it has credentials, where they are sent, and where those settings came from. */
-export function credentialRoutes(config: Config): Array<{ provider: string; configured: boolean; origin: string; summary: string }> {
-  const from = (names: string[]) => names.map((n) => `${n} from ${sourceOf(config, n)}`).join(", ");
-  const routes = [
-    {
-      provider: "Leadping",
-      configured: isConfigured(config, "leadping"),
-      baseUrl: config.leadping.baseUrl,
-      urlVar: "LEADPING_BASE_URL",
-      credentialVars: ["LEADPING_API_TOKEN"],
-    },
-    {
-      provider: "LeadConnector",
-      configured: isConfigured(config, "leadconnector"),
-      baseUrl: config.leadconnector.baseUrl,
-      urlVar: "LEADCONNECTOR_BASE_URL",
-      credentialVars: ["LEADCONNECTOR_TOKEN"],
-    },
-    {
-      provider: "2SMS",
-      configured: isConfigured(config, "twosms"),
-      baseUrl: config.twosms.baseUrl,
-      urlVar: "TWOSMS_BASE_URL",
-      credentialVars: config.twosms.accessToken ? ["TWOSMS_ACCESS_TOKEN"] : ["TWOSMS_CLIENT_ID", "TWOSMS_CLIENT_SECRET"],
-    },
-  ];
-  return routes.map((r) => {
-    const origin = new URL(r.baseUrl).origin;
-    return {
-      provider: r.provider,
-      configured: r.configured,
-      origin,
-      summary: r.configured
-        ? `${r.provider}: credential (${from(r.credentialVars)}) is sent only to ${origin} (${r.urlVar} from ${sourceOf(config, r.urlVar)})`
-        : `${r.provider}: not configured`,
-    };
-  });
 }

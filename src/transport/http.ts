@@ -10,14 +10,18 @@ import {
 } from "@modelcontextprotocol/server";
 import { type Clients, createClients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
+import { MAX_BODY_BYTES } from "../kernel/limits.js";
 import type { Logger } from "../kernel/log.js";
-import { redact } from "../kernel/redact.js";
+import type { HostAnswer } from "../mcp/answers.js";
 import { keepReservedKeys } from "../mcp/arguments.js";
-import { createRuntime, type Runtime } from "../mcp/runtime.js";
+import { type QuestionChannel, whyCannotAsk } from "../mcp/confirmers.js";
+import { createRuntime, type Runtime, type RuntimeState } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
-import { type Config, ConfigError, isConfigured, isLoopbackHost } from "../settings/config.js";
-import { WRITE_TOOL_NAMES } from "../tools/catalog.js";
+import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
+import { isConfigured, PROVIDER_NAMES } from "../settings/providers.js";
 import { type Grant, IssuerUnavailable, OAuthResource, READ_SCOPE, TokenRefused, WRITE_SCOPE } from "./oauth.js";
+import { grantAllowsMessage, grantAllowsTool } from "./scopes.js";
+import { issueSession, readSession } from "./session.js";
 import { callerCredentialProblem, TenantClients } from "./tenants.js";
 
 /**
@@ -30,11 +34,11 @@ import { callerCredentialProblem, TenantClients } from "./tenants.js";
  * goes to the SDK's per-request handler, which also answers `server/discover` and holds
  * `subscriptions/listen` streams; a person confirms a write through a Multi Round-Trip Request whose
  * sealed state any replica sharing USERS_MCP_PREVIEW_KEY can finish. MCP 2025 (`initialize`) is
- * served statelessly with JSON responses: there the server cannot send a request of its own, so a
- * person cannot be asked, and the write path behaves as with a host that cannot ask (USERS_MCP_CONFIRM).
+ * served statelessly too: the session id given at initialize carries what the host declared (no state
+ * is kept), and a host that declared form elicitation is asked with `elicitation/create` on the event
+ * stream of its own `tools/call` POST; its answer, POSTed to /mcp, is taken by any replica (same
+ * process directly, others through PostgreSQL).
  */
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Settings that make --http unsafe or unusable: listed at start-up, before anything listens. */
 export function httpConfigProblems(config: Config): string[] {
@@ -104,6 +108,8 @@ class Endpoint {
   private readonly allowedHosts: Set<string>;
   private readonly allowedOrigins: Set<string>;
   private readonly configured: boolean;
+  /** The database problem /readyz last saw (logged once when it begins, not at every probe). */
+  private databaseProblem: string | undefined;
 
   constructor(
     readonly config: Config,
@@ -120,10 +126,7 @@ class Endpoint {
       [...h.allowedHosts, ...(h.oauth ? [new URL(h.oauth.publicUrl).hostname] : [])].map((x) => x.replace(/^\[|\]$/g, "")),
     );
     this.allowedOrigins = new Set(h.allowedOrigins);
-    this.configured =
-      config.sandbox ||
-      h.credentials === "caller" ||
-      (["leadping", "leadconnector", "twosms"] as const).some((p) => isConfigured(config, p));
+    this.configured = config.sandbox || h.credentials === "caller" || PROVIDER_NAMES.some((p) => isConfigured(config, p));
     this.modern = createMcpHandler((ctx) => this.serverFor(ctx.requestInfo), {
       legacy: "reject",
       maxRequestBodySize: MAX_BODY_BYTES,
@@ -137,6 +140,7 @@ class Endpoint {
       clients: this.serverClients as Clients,
       tenant: undefined,
       actor: undefined,
+      allows: undefined,
     };
     return createServer({
       runtime: this.runtime,
@@ -144,24 +148,14 @@ class Endpoint {
       shutdown: this.stopping.signal,
       tenant: caller.tenant,
       actor: caller.actor,
+      allows: caller.allows,
     });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const seen = this.logRequest(req, res);
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") return reply(res, 200, { status: "ok" });
-    if (path === "/readyz") {
-      if (this.draining) return reply(res, 503, { status: "draining" });
-      if (!this.configured) return reply(res, 503, { status: "not configured: no provider has credentials" });
-      // Reads are still served while the database is down: ready, but degraded (writes are refused).
-      const down = this.runtime.loaded?.database?.unavailable;
-      return reply(
-        res,
-        200,
-        down ? { status: "degraded", database: down, writes: "refused until the database is back" } : { status: "ready" },
-      );
-    }
+    if ((path === "/healthz" || path === "/readyz") && !this.wrongHost(req, res)) return this.health(path, res);
     if (this.oauth && (path === "/.well-known/oauth-protected-resource/mcp" || path === "/.well-known/oauth-protected-resource")) {
       res.setHeader("cache-control", "public, max-age=300");
       return reply(res, 200, this.oauth.metadata());
@@ -172,7 +166,7 @@ class Endpoint {
     if (grant === null) return;
     const message = await this.readMessage(req, res);
     if (message === undefined) return;
-    if (grant && this.oauth && !scopesAllow(grant, message)) {
+    if (grant && this.oauth && !grantAllowsMessage(grant, message)) {
       res.setHeader("www-authenticate", this.oauth.challenge("insufficient_scope"));
       return rpcError(
         res,
@@ -180,18 +174,82 @@ class Endpoint {
         `Forbidden: this access token lacks the scope for this call: the write tools need ${WRITE_SCOPE}, the read tools ${READ_SCOPE}. Nothing was sent upstream. Sign in again granting ${WRITE_SCOPE}.`,
       );
     }
-    if (!this.admit(res, message)) return;
-    await this.dispatch(req, res, message, seen, grant);
+    if (isAnswer(message)) return this.answer(req, res, message, seen, grant);
+    const slot = this.admit(res, message);
+    if (!slot) return;
+    await this.dispatch(req, res, message, seen, slot, grant);
   }
 
-  /** The request's verified access token, or null once it has been answered 401 (or 503 while the issuer is unreachable). */
+  /**
+   * A host's answer to a question of the server's (a JSON-RPC response): handed to the call waiting for
+   * it, on this replica or another. It takes no in-flight slot: the call it answers holds the work.
+   */
+  private async answer(req: IncomingMessage, res: ServerResponse, message: RpcAnswer, seen: Seen, grant?: Grant): Promise<void> {
+    seen.method = "answer";
+    let tenant: string | undefined;
+    if (this.tenants) {
+      const caller = this.tenants.forRequest(req.headers);
+      tenant = caller.tenant;
+      void caller.clients.close();
+    }
+    seen.tenant = tenant;
+    const state = await this.runtime.state();
+    let states: Awaited<ReturnType<RuntimeState["keys"]>>["confirmStates"];
+    try {
+      states = (await state.keys()).confirmStates;
+    } catch (err) {
+      res.setHeader("retry-after", "5");
+      return rpcError(res, 503, `Service unavailable: the answer cannot be checked right now (${(err as Error).message})`);
+    }
+    const problem = await state.questions.deliver(states, message.id, { tenant, actor: grant?.actor }, hostAnswer(message));
+    if (problem) return reply(res, 400, { jsonrpc: "2.0", error: { code: -32600, message: `Refused: ${problem}.` }, id: null });
+    res.writeHead(202).end();
+  }
+
+  /**
+   * /healthz (the process is alive) and /readyz (it should get traffic), after the Host check. The body
+   * names the state in a few words; what the database driver said goes to the log, not to whoever asks.
+   */
+  private health(path: string, res: ServerResponse): void {
+    if (path === "/healthz") reply(res, 200, { status: "ok" });
+    else if (this.draining) reply(res, 503, { status: "draining" });
+    else if (!this.configured) reply(res, 503, { status: "not configured: no provider has credentials" });
+    else {
+      // Reads are still served while the database is down: ready, but degraded (writes are refused).
+      const down = this.runtime.loaded?.database?.unavailable;
+      if (down !== this.databaseProblem) {
+        if (down) this.logger.warn("readiness: degraded, the database is unreachable", { reason: down });
+        this.databaseProblem = down;
+      }
+      reply(
+        res,
+        200,
+        down ? { status: "degraded: database unreachable", writes: "refused until the database is back" } : { status: "ready" },
+      );
+    }
+  }
+
+  /**
+   * The request's verified access token, or null once it has been answered: 401 for a refused token,
+   * 503 when the issuer cannot check it. A check that must ask the issuer holds an in-flight slot while
+   * it does (answers already known cost none), so a flood of new tokens cannot queue on the issuer.
+   */
   private async signedIn(oauth: OAuthResource, req: IncomingMessage, res: ServerResponse): Promise<Grant | null> {
     try {
-      return await oauth.verify(req.headers.authorization);
+      const known = oauth.known(req.headers.authorization);
+      if (known instanceof TokenRefused) throw known;
+      if (known) return known;
+      if (!this.admitWeight(res, 1)) return null;
+      try {
+        return await oauth.verify(req.headers.authorization);
+      } finally {
+        this.active.remove(1);
+      }
     } catch (err) {
       if (err instanceof IssuerUnavailable) {
+        this.logger.warn("oauth: access tokens cannot be checked", { reason: err.description });
         res.setHeader("retry-after", "5");
-        rpcError(res, 503, `Service unavailable: access tokens cannot be checked right now (${err.description}); retry shortly`);
+        rpcError(res, 503, `Service unavailable: access tokens cannot be checked right now: ${err.description}. Retry shortly.`);
         return null;
       }
       if (!(err instanceof TokenRefused)) throw err;
@@ -207,7 +265,7 @@ class Endpoint {
     }
   }
 
-  /** Gives the request an id and logs one JSON line for it when it ends. */
+  /** Gives the request an id and logs one line for it when it ends (level info). */
   private logRequest(req: IncomingMessage, res: ServerResponse): Seen {
     const started = performance.now();
     const given = req.headers["x-request-id"];
@@ -215,8 +273,8 @@ class Endpoint {
     res.setHeader("x-request-id", requestId);
     const seen: Seen = {};
     res.once("close", () => {
-      if (this.config.logLevel === "error" || this.config.logLevel === "warn") return;
-      const fields = {
+      // Through the logger like every other line: its level decides, and it redacts.
+      this.logger.info("request", {
         time: new Date().toISOString(),
         requestId,
         http: `${req.method} ${(req.url ?? "").split("?")[0]}`,
@@ -226,14 +284,13 @@ class Endpoint {
         ...(seen.tenant ? { tenant: seen.tenant } : {}),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
-      };
-      process.stderr.write(`${redact(JSON.stringify(fields))}\n`);
+      });
     });
     return seen;
   }
 
-  /** Answers a request that may not go further, and says so; false when it may. */
-  private refused(req: IncomingMessage, res: ServerResponse): boolean {
+  /** Answers 403 to a Host (or a browser Origin) this server was not told it is called; false when it was. */
+  private wrongHost(req: IncomingMessage, res: ServerResponse): boolean {
     // DNS rebinding: a page on another site must not reach a server on this machine through a
     // name that resolves here, so the Host must be one this server was told it is called.
     if (!this.allowedHosts.has(hostnameOf(req.headers.host)))
@@ -243,6 +300,12 @@ class Endpoint {
     const origin = req.headers.origin?.toLowerCase();
     if (origin !== undefined && !this.allowedOrigins.has(origin) && !isOwnOrigin(origin, req.headers.host))
       return refuse(res, 403, "Forbidden: this Origin is not allowed (USERS_MCP_HTTP_ALLOWED_ORIGINS)");
+    return false;
+  }
+
+  /** Answers a request that may not go further, and says so; false when it may. */
+  private refused(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.wrongHost(req, res)) return true;
     if (this.tokenDigest && !bearerMatches(req.headers.authorization, this.tokenDigest)) {
       res.setHeader("www-authenticate", 'Bearer realm="users-mcp"');
       return refuse(res, 401, "Unauthorized: send Authorization: Bearer <the server's USERS_MCP_HTTP_TOKEN>");
@@ -291,22 +354,48 @@ class Endpoint {
    * Takes an in-flight slot for every message of the request, or answers 503. A `subscriptions/listen`
    * stream takes none: it stays open and idle (the tool list never changes), and the SDK caps them.
    */
-  private admit(res: ServerResponse, message: unknown): boolean {
-    if (!Array.isArray(message) && (message as { method?: unknown } | null)?.method === "subscriptions/listen") return true;
-    const max = this.config.http.maxInFlight;
+  private admit(res: ServerResponse, message: unknown): Slot | undefined {
+    if (!Array.isArray(message) && (message as { method?: unknown } | null)?.method === "subscriptions/listen") return { idle: (p) => p };
     const weight = Array.isArray(message) ? Math.max(1, message.length) : 1;
+    if (!this.admitWeight(res, weight)) return undefined;
+    let held = true;
+    res.once("close", () => {
+      if (held) this.active.remove(weight);
+      held = false;
+    });
+    return {
+      // While a person decides, the call gives its slot back; it takes it again (past the cap) to finish.
+      idle: async (waiting) => {
+        if (!held) return waiting;
+        this.active.remove(weight);
+        held = false;
+        try {
+          return await waiting;
+        } finally {
+          if (!res.destroyed && !res.writableEnded) {
+            this.active.add(weight);
+            held = true;
+          }
+        }
+      },
+    };
+  }
+
+  /** Takes `weight` in-flight slots (the caller gives them back), or answers 503 and takes none. */
+  private admitWeight(res: ServerResponse, weight: number): boolean {
+    const max = this.config.http.maxInFlight;
     if (this.active.value + weight > max) {
       res.setHeader("retry-after", "1");
-      return refuse(
+      refuse(
         res,
         503,
         weight > max
           ? `This batch holds ${weight} messages, more than the ${max} this server runs at once: send fewer per request`
           : `Too many requests in flight (${max}); retry shortly`,
       );
+      return false;
     }
     this.active.add(weight);
-    res.once("close", () => this.active.remove(weight));
     return true;
   }
 
@@ -314,7 +403,7 @@ class Endpoint {
    * Serves the message: MCP 2026-07-28 through the SDK's per-request handler, MCP 2025 through a
    * fresh server over the SDK's stateless transport with JSON responses, each with this request's clients.
    */
-  private async dispatch(req: IncomingMessage, res: ServerResponse, parsed: unknown, seen: Seen, grant?: Grant): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, parsed: unknown, seen: Seen, slot: Slot, grant?: Grant): Promise<void> {
     const message = keepReservedKeys(parsed);
     const first = (Array.isArray(message) ? message[0] : message) as
       | { method?: unknown; params?: { name?: unknown; protocolVersion?: unknown } }
@@ -324,6 +413,7 @@ class Endpoint {
     const caller: Caller = {
       ...(this.tenants ? this.tenants.forRequest(req.headers) : { clients: this.serverClients as Clients, tenant: undefined }),
       actor: grant?.actor,
+      allows: grant ? (tool: string) => grantAllowsTool(grant, tool) : undefined,
     };
     seen.tenant = caller.tenant;
     const route = classifyInboundRequest({
@@ -347,48 +437,101 @@ class Endpoint {
     const request = webRequest(req, gone.signal);
     let response: Response;
     if (route.kind === "legacy") {
-      const server = createServer({
-        runtime: this.runtime,
-        clients: caller.clients,
-        shutdown: this.stopping.signal,
-        tenant: caller.tenant,
-        actor: caller.actor,
-      });
-      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      res.once("close", () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport); // the message's reserved keys were kept above
-      response = await transport.handleRequest(request, { parsedBody: message });
+      response = await this.legacy(req, res, request, message, seen, caller, slot);
     } else {
       this.callers.set(request, caller);
       response = await this.modern.fetch(request, { parsedBody: message });
     }
     await sendResponse(res, response);
   }
+
+  /**
+   * MCP 2025: a fresh server over the SDK's stateless transport. A call from a host that declared form
+   * elicitation (its session id says so) is answered on an event stream, which can carry a question
+   * first; anything else gets JSON. An initialize is answered with the session id that says what it declared.
+   */
+  private async legacy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: Request,
+    message: unknown,
+    seen: Seen,
+    caller: Caller,
+    slot: Slot,
+  ): Promise<Response> {
+    const initialize = seen.method === "initialize";
+    const declared = initialize ? undefined : readSession(headerOf(req, "mcp-session-id"));
+    const asks = declared !== undefined && whyCannotAsk(declared.capabilities) === undefined && hasToolCall(message);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !asks });
+    const channel: QuestionChannel = {
+      send: (m, relatedTo) => transport.send(m, { relatedRequestId: relatedTo }),
+      idle: (waiting) => slot.idle(waiting),
+    };
+    const server = createServer({
+      runtime: this.runtime,
+      clients: caller.clients,
+      shutdown: this.stopping.signal,
+      tenant: caller.tenant,
+      actor: caller.actor,
+      allows: caller.allows,
+      legacyHttp: { declared, channel },
+    });
+    res.once("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    // A stream waiting on a person is quiet for up to USERS_MCP_CONFIRM_TIMEOUT_MS: not an idle socket.
+    if (asks) req.socket.setTimeout(this.config.confirm.timeoutMs + 2 * this.config.timeoutMs + 10_000);
+    await server.connect(transport); // the message's reserved keys were kept above
+    const response = await transport.handleRequest(request, { parsedBody: message });
+    if (!initialize || !response.ok) return response;
+    const first = (Array.isArray(message) ? message[0] : message) as { params?: unknown };
+    const headers = new Headers(response.headers);
+    headers.set("mcp-session-id", issueSession(first.params));
+    return new Response(response.body, { status: response.status, headers });
+  }
 }
+
+/** A request's in-flight slot. */
+interface Slot {
+  /** Waits without holding the slot (a person deciding is no work of the server's). */
+  idle<T>(waiting: Promise<T>): Promise<T>;
+}
+
+/** A JSON-RPC response POSTed by the host: the answer to a request of the server's. */
+interface RpcAnswer {
+  id: unknown;
+  result?: unknown;
+  error?: unknown;
+}
+
+function isAnswer(message: unknown): message is RpcAnswer {
+  if (!message || typeof message !== "object" || Array.isArray(message)) return false;
+  const m = message as Record<string, unknown>;
+  return m.method === undefined && "id" in m && ("result" in m || "error" in m);
+}
+
+/** The part of an elicitation answer that counts (the action, and the one field of the form), and nothing more. */
+function hostAnswer(message: RpcAnswer): HostAnswer {
+  if (message.error !== undefined || !message.result || typeof message.result !== "object") return "error";
+  const { action, content } = message.result as { action?: unknown; content?: unknown };
+  const confirm = content && typeof content === "object" ? (content as { confirm?: unknown }).confirm : undefined;
+  return {
+    action: typeof action === "string" ? action.slice(0, 16) : undefined,
+    content: content && typeof content === "object" ? { confirm: typeof confirm === "object" ? "not a yes/no" : confirm } : undefined,
+  };
+}
+
+const hasToolCall = (message: unknown) =>
+  (Array.isArray(message) ? message : [message]).some((m) => (m as { method?: unknown } | null)?.method === "tools/call");
 
 /** Who a request is for: its upstream clients, its tenant (caller credentials), who signed in (OAuth). */
 interface Caller {
   clients: Clients;
   tenant: string | undefined;
   actor: Grant["actor"] | undefined;
-}
-
-/**
- * Whether a token's scopes allow every message of a request: a write tool needs users:write, any other
- * call users:read (or users:write, which includes reading).
- */
-function scopesAllow(grant: Grant, message: unknown): boolean {
-  const messages = Array.isArray(message) ? message : [message];
-  for (const m of messages) {
-    const { method, params } = (m ?? {}) as { method?: unknown; params?: { name?: unknown } };
-    const name = method === "tools/call" && typeof params?.name === "string" ? params.name : undefined;
-    const needs = name !== undefined && (WRITE_TOOL_NAMES as readonly string[]).includes(name) ? [WRITE_SCOPE] : [READ_SCOPE, WRITE_SCOPE];
-    if (!needs.some((s) => grant.scopes.has(s))) return false;
-  }
-  return true;
+  /** Which tools the caller's token allows (OAuth): tools/list shows only those. */
+  allows: ((tool: string) => boolean) | undefined;
 }
 
 const headerOf = (req: IncomingMessage, name: string): string | undefined => {

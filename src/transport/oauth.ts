@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import type { Actor } from "../audit/log.js";
+import { escapeControlCharacters } from "../kernel/escape.js";
 import type { Config } from "../settings/config.js";
 
 /** The scopes this server understands: reading people's records, and changing them. */
@@ -24,7 +26,11 @@ export class TokenRefused extends Error {
   }
 }
 
-/** The issuer (its metadata or keys) cannot be reached: no token can be checked right now. */
+/**
+ * The issuer (its metadata, keys or introspection endpoint) cannot be reached in time, or refused this
+ * server's own client: no token can be checked right now. Not the caller's fault, so never
+ * `invalid_token`; the description names the issuer.
+ */
 export class IssuerUnavailable extends Error {
   constructor(readonly description: string) {
     super(description);
@@ -40,8 +46,23 @@ interface IssuerMetadata {
 
 /** Clock skew accepted on `exp` and `nbf`. */
 const SKEW_SECONDS = 60;
+/** All the time the issuer gets to help check one token (discovery, keys, introspection together): one attempt each. */
+export const CHECK_DEADLINE_MS = 4_000;
+/** An accepted token's answer is reused until its `exp`, and for at most this long (a revoked token works this long at most). */
+export const GRANT_TTL_MS = 60_000;
+/** A refused token's answer is reused this long: a flood of one bad token costs the issuer one request. */
+export const REFUSAL_TTL_MS = 10_000;
+/** Answers kept at most (the oldest go first): random tokens cannot grow the cache without bound. */
+const CACHE_ENTRIES = 10_000;
 /** Signature algorithms accepted: asymmetric only (never `none`, never a shared-secret HMAC). */
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** What was last decided about one token (keyed by its hash): its grant, or why it was refused, until when. */
+interface Answer {
+  until: number;
+  grant?: Grant;
+  refused?: TokenRefused;
+}
 
 /**
  * The OAuth 2.1 protected resource: `<USERS_MCP_PUBLIC_URL>/mcp`, accepting access tokens issued by
@@ -49,6 +70,11 @@ const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
  * metadata, cached by jose, refetched on an unknown `kid`): signature, `iss`, `aud` naming this
  * resource, `exp`/`nbf` with a minute of skew. Opaque tokens go to the issuer's RFC 7662 introspection
  * endpoint when a client id and secret are set. No crypto here: jose does it.
+ *
+ * The issuer is a shared resource that a caller must not be able to lean on: each answer is cached
+ * under a hash of the token (a grant until its `exp`, at most GRANT_TTL_MS; a refusal REFUSAL_TTL_MS),
+ * concurrent checks of one token share one issuer request, the metadata is discovered once, and one
+ * check gets one attempt at each issuer endpoint within CHECK_DEADLINE_MS in all.
  */
 export class OAuthResource {
   readonly issuer: string;
@@ -59,6 +85,8 @@ export class OAuthResource {
   private readonly clientSecret: string | undefined;
   private discovered: Promise<IssuerMetadata> | undefined;
   private jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly answers = new Map<string, Answer>();
+  private readonly checking = new Map<string, Promise<Grant>>();
 
   constructor(oauth: NonNullable<Config["http"]["oauth"]>) {
     this.issuer = oauth.issuer;
@@ -88,30 +116,74 @@ export class OAuthResource {
     return `Bearer ${parts.join(", ")}`;
   }
 
-  /** The grant of a request's `Authorization` header; throws TokenRefused saying why not. */
-  async verify(authorization: string | undefined): Promise<Grant> {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-    if (!m) throw new TokenRefused(authorization !== undefined, authorization === undefined ? "no access token" : "not a Bearer token");
-    const token = m[1] as string;
-    const payload = token.split(".").length === 3 ? await this.verifyJwt(token) : await this.introspect(token);
-    const sub = typeof payload.sub === "string" && payload.sub ? payload.sub : undefined;
-    const clientId = text(payload.client_id) ?? text(payload.azp);
-    if (!sub && !clientId) throw new TokenRefused(true, "the token names no subject (sub) or client");
-    return {
-      actor: {
-        sub: sub ?? `client:${clientId}`,
-        ...(text(payload.email) ? { email: text(payload.email) } : {}),
-        ...(text(payload.name) ? { name: text(payload.name) } : {}),
-        ...(clientId ? { client_id: clientId } : {}),
-      },
-      scopes: scopesOf(payload),
-    };
+  /**
+   * What is already known of a request's `Authorization` header without asking the issuer: a grant, a
+   * refusal (no token, not a Bearer token, or a cached answer), or undefined when the issuer must be asked.
+   */
+  known(authorization: string | undefined): Grant | TokenRefused | undefined {
+    const token = bearerOf(authorization);
+    if (token instanceof TokenRefused) return token;
+    const answer = this.answers.get(tokenKey(token));
+    if (!answer) return undefined;
+    if (answer.until <= Date.now()) {
+      this.answers.delete(tokenKey(token));
+      return undefined;
+    }
+    return answer.grant ?? answer.refused;
   }
 
-  private async verifyJwt(token: string): Promise<JWTPayload> {
-    const meta = await this.issuerMetadata();
+  /** The grant of a request's `Authorization` header; throws TokenRefused saying why not, or IssuerUnavailable. */
+  async verify(authorization: string | undefined): Promise<Grant> {
+    const known = this.known(authorization);
+    if (known instanceof TokenRefused) throw known;
+    if (known) return known;
+    const token = bearerOf(authorization) as string;
+    const key = tokenKey(token);
+    let check = this.checking.get(key);
+    if (!check) {
+      check = this.check(token, key).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
+  }
+
+  /** Asks the issuer (once, within CHECK_DEADLINE_MS) and remembers its answer; an issuer failure is not remembered. */
+  private async check(token: string, key: string): Promise<Grant> {
+    const signal = AbortSignal.timeout(CHECK_DEADLINE_MS);
+    const late = new Promise<never>((_, reject) =>
+      signal.addEventListener("abort", () =>
+        reject(new IssuerUnavailable(`the issuer ${this.issuer} did not answer within ${CHECK_DEADLINE_MS / 1000} s`)),
+      ),
+    );
+    late.catch(() => {});
+    try {
+      const payload = await Promise.race([
+        token.split(".").length === 3 ? this.verifyJwt(token, signal) : this.introspect(token, signal),
+        late,
+      ]);
+      const grant = grantOf(payload);
+      const exp = typeof payload.exp === "number" ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
+      this.remember(key, { until: Math.min(exp, Date.now() + GRANT_TTL_MS), grant });
+      return grant;
+    } catch (err) {
+      if (err instanceof TokenRefused) this.remember(key, { until: Date.now() + REFUSAL_TTL_MS, refused: err });
+      throw err;
+    }
+  }
+
+  private remember(key: string, answer: Answer): void {
+    this.answers.delete(key);
+    this.answers.set(key, answer);
+    if (this.answers.size > CACHE_ENTRIES) {
+      const oldest = this.answers.keys().next().value;
+      if (oldest !== undefined) this.answers.delete(oldest);
+    }
+  }
+
+  private async verifyJwt(token: string, signal: AbortSignal): Promise<JWTPayload> {
+    const meta = await this.issuerMetadata(signal);
     if (!meta.jwks_uri) throw new TokenRefused(true, "the issuer publishes no JWKS (jwks_uri)");
-    this.jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+    this.jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: CHECK_DEADLINE_MS, cooldownDuration: 30_000 });
     try {
       const { payload } = await jwtVerify(token, this.jwks, {
         issuer: this.issuer,
@@ -124,14 +196,14 @@ export class OAuthResource {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === "ERR_JWKS_TIMEOUT" || (code === undefined && err instanceof TypeError))
-        throw new IssuerUnavailable("the issuer's signing keys (JWKS) could not be fetched");
+        throw new IssuerUnavailable(`the signing keys (JWKS) of the issuer ${this.issuer} could not be fetched`);
       throw new TokenRefused(true, jwtProblem(err));
     }
   }
 
   /** RFC 7662: the issuer says whether an opaque token is active, and for whom and what. */
-  private async introspect(token: string): Promise<JWTPayload> {
-    const meta = await this.issuerMetadata();
+  private async introspect(token: string, signal: AbortSignal): Promise<JWTPayload> {
+    const meta = await this.issuerMetadata(signal);
     if (!this.clientId || !this.clientSecret || !meta.introspection_endpoint)
       throw new TokenRefused(true, "not a JWT, and this server cannot introspect opaque tokens (USERS_MCP_OAUTH_CLIENT_ID/_SECRET)");
     const res = await fetch(meta.introspection_endpoint, {
@@ -142,28 +214,81 @@ export class OAuthResource {
         authorization: `Basic ${Buffer.from(`${encodeURIComponent(this.clientId)}:${encodeURIComponent(this.clientSecret)}`).toString("base64")}`,
       },
       body: new URLSearchParams({ token, token_type_hint: "access_token" }),
-      signal: AbortSignal.timeout(5_000),
-    }).catch(() => undefined);
-    if (!res || res.status >= 500) throw new IssuerUnavailable("the issuer's introspection endpoint did not answer");
-    if (!res.ok) throw new TokenRefused(true, `the issuer's introspection endpoint refused this server's client (HTTP ${res.status})`);
-    const body = (await res.json().catch(() => ({}))) as JWTPayload & { active?: boolean };
+      signal,
+    }).catch((err: unknown) => {
+      throw new IssuerUnavailable(`the introspection endpoint of the issuer ${this.issuer} did not answer (${noAnswer(err)})`);
+    });
+    if (res.status === 401 || res.status === 403)
+      throw new IssuerUnavailable(
+        `the issuer ${this.issuer} refused this server's own client at its introspection endpoint (HTTP ${res.status}): check USERS_MCP_OAUTH_CLIENT_ID and USERS_MCP_OAUTH_CLIENT_SECRET`,
+      );
+    if (!res.ok) throw new IssuerUnavailable(`the introspection endpoint of the issuer ${this.issuer} failed (HTTP ${res.status})`);
+    const body = (await res.json().catch(() => undefined)) as (JWTPayload & { active?: unknown }) | undefined;
+    if (body === undefined || typeof body !== "object" || body === null)
+      throw new IssuerUnavailable(`the introspection endpoint of the issuer ${this.issuer} did not answer with JSON`);
+    return this.introspected(body);
+  }
+
+  /** The checks an introspection answer must pass (RFC 7662 §2.2 leaves them to the resource server). */
+  private introspected(body: JWTPayload & { active?: unknown; token_type?: unknown; cnf?: unknown }): JWTPayload {
     if (body.active !== true) throw new TokenRefused(true, "the token is not active");
     const now = Math.floor(Date.now() / 1000);
     if (typeof body.exp === "number" && body.exp + SKEW_SECONDS < now) throw new TokenRefused(true, "the token has expired");
+    if (body.nbf !== undefined && (typeof body.nbf !== "number" || body.nbf - SKEW_SECONDS > now))
+      throw new TokenRefused(true, "the token is not valid yet");
+    if (body.token_type !== undefined && !ACCESS_TOKEN_TYPES.has(String(body.token_type).toLowerCase()))
+      throw new TokenRefused(true, "the token is not an access token (its token_type)");
+    if (body.cnf !== undefined) throw new TokenRefused(true, "the token is sender-constrained (cnf), which this server cannot check");
     if (body.iss !== undefined && body.iss !== this.issuer) throw new TokenRefused(true, "the token was issued by another issuer");
     const aud = Array.isArray(body.aud) ? body.aud : body.aud === undefined ? [] : [body.aud];
     if (!aud.includes(this.resource)) throw new TokenRefused(true, `the token is not for this resource (${this.resource})`);
     return body;
   }
 
-  /** The issuer's metadata (RFC 8414, else OpenID Connect discovery), fetched once; a failure is retried next time. */
-  issuerMetadata(): Promise<IssuerMetadata> {
-    this.discovered ??= discover(this.issuer).catch((err: unknown) => {
+  /**
+   * The issuer's metadata (RFC 8414, else OpenID Connect discovery), fetched once and kept; a failure is
+   * not kept, so the next request tries again (one attempt per request).
+   */
+  issuerMetadata(signal: AbortSignal = AbortSignal.timeout(CHECK_DEADLINE_MS)): Promise<IssuerMetadata> {
+    this.discovered ??= discover(this.issuer, signal).catch((err: unknown) => {
       this.discovered = undefined;
       throw err;
     });
     return this.discovered;
   }
+}
+
+/** Token types an introspection answer may name for an access token (RFC 7662 §2.2, RFC 6749 §7.1). */
+const ACCESS_TOKEN_TYPES = new Set(["bearer", "access_token"]);
+
+/** The key a token's answer is kept under: its hash, never the token. */
+const tokenKey = (token: string): string => createHash("sha256").update(token).digest("base64url");
+
+function bearerOf(authorization: string | undefined): string | TokenRefused {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  if (m) return m[1] as string;
+  return new TokenRefused(authorization !== undefined, authorization === undefined ? "no access token" : "not a Bearer token");
+}
+
+/**
+ * Who a checked token speaks for, and what it may do. Claims are the issuer's (or the person's own, for a
+ * name): control characters in them are escaped here, before anything stores or shows them.
+ */
+function grantOf(payload: JWTPayload): Grant {
+  const sub = text(payload.sub);
+  const clientId = text(payload.client_id) ?? text(payload.azp);
+  if (!sub && !clientId) throw new TokenRefused(true, "the token names no subject (sub) or client");
+  const email = text(payload.email);
+  const name = text(payload.name);
+  return {
+    actor: {
+      sub: escapeControlCharacters(sub ?? `client:${clientId}`),
+      ...(email ? { email: escapeControlCharacters(email) } : {}),
+      ...(name ? { name: escapeControlCharacters(name) } : {}),
+      ...(clientId ? { client_id: escapeControlCharacters(clientId) } : {}),
+    },
+    scopes: scopesOf(payload),
+  };
 }
 
 const text = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
@@ -190,7 +315,16 @@ function jwtProblem(err: unknown): string {
   return "the token could not be verified";
 }
 
-async function discover(issuer: string): Promise<IssuerMetadata> {
+/** Why a request to the issuer got no answer, in words for an operator (the network's error code, or the deadline). */
+function noAnswer(err: unknown): string {
+  const name = (err as { name?: unknown }).name;
+  if (name === "TimeoutError" || name === "AbortError") return `no answer within ${CHECK_DEADLINE_MS / 1000} s`;
+  const code = (err as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === "string" ? `no answer: ${code}` : "no answer";
+}
+
+/** One attempt at each well-known address in turn (the next only when one has nothing), within `signal`. */
+async function discover(issuer: string, signal: AbortSignal): Promise<IssuerMetadata> {
   const base = new URL(issuer);
   const path = base.pathname.replace(/\/+$/, "");
   const candidates = [
@@ -199,10 +333,12 @@ async function discover(issuer: string): Promise<IssuerMetadata> {
     `${base.origin}/.well-known/openid-configuration${path}`,
   ];
   for (const url of candidates) {
-    const res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    if (!res?.ok) continue;
+    const res = await fetch(url, { headers: { accept: "application/json" }, signal }).catch((err: unknown) => {
+      throw new IssuerUnavailable(`the metadata of the issuer ${issuer} could not be read (${noAnswer(err)})`);
+    });
+    if (!res.ok) continue;
     const meta = (await res.json().catch(() => undefined)) as IssuerMetadata | undefined;
     if (meta && meta.issuer === issuer) return meta;
   }
-  throw new IssuerUnavailable(`the issuer's metadata could not be read from ${issuer}`);
+  throw new IssuerUnavailable(`the metadata of the issuer ${issuer} could not be read`);
 }

@@ -6,7 +6,8 @@ import type { Clients } from "../client/index.js";
 import type { Logger } from "../kernel/log.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
-import { type ConfirmClaims, type ConfirmStates, MAX_CONFIRM_STATE_MS } from "./confirm-state.js";
+import { labelOf } from "../settings/providers.js";
+import { type Answer, type Confirmer, PendingQuestion, type Question } from "./confirm.js";
 import { type Change, canonical } from "./diff.js";
 import type { RecordTurns } from "./lock.js";
 import { type PreviewTokens, requestHash } from "./preview.js";
@@ -31,42 +32,14 @@ export interface WriteDeps {
   writes?: WriteServices | undefined;
 }
 
-/**
- * The person behind the MCP host, and how they can be asked to confirm a change:
- * - `push` (MCP 2025, a connection that can carry a request of the server's): asked during the call;
- * - `rounds` (MCP 2026-07-28): the question ends the call as `input_required`, and the client's retry
- *   brings the answer with the sealed state; `retry` is that retry's part;
- * - `none`: the host cannot ask (it declared no form elicitation, or stateless 2025 HTTP).
- */
-export type Person =
-  | { readonly kind: "none" }
-  | {
-      readonly kind: "push";
-      /** Asks; resolves with what the person did (never rejects). */
-      ask(message: string, ctx: CallContext): Promise<Confirmation>;
-    }
-  | { readonly kind: "rounds"; readonly retry?: { state: string; answer: Confirmation | "missing" } | undefined };
-
-/** A confirmation to ask through MCP 2026-07-28: the call ends with this question and its sealed state. */
-export class ConfirmationNeeded extends Error {
-  constructor(
-    readonly question: string,
-    readonly state: string,
-  ) {
-    super("a person's confirmation is needed");
-    this.name = "ConfirmationNeeded";
-  }
-}
-
 /** What the write path needs besides the tool's own dependencies. */
 export interface WriteServices {
   audit: AuditSink | undefined;
   /** Writes to one record run one at a time (the runtime's queues). */
   queues: RecordTurns;
   previews: PreviewTokens;
-  /** Seals and opens the state of a confirmation asked across round trips (MCP 2026-07-28). */
-  confirmStates: ConfirmStates;
-  person: Person;
+  /** The person behind the host: asked about sensitive changes (the confirmation port). */
+  confirmer: Confirmer;
   /** The MCP client, as it named itself at initialize. */
   client: { name?: string | undefined; version?: string | undefined } | undefined;
   /** The caller's tenant (a hash of its credentials) in caller-credentials mode. */
@@ -133,8 +106,6 @@ export interface WriteOptions {
   revertOf?: string;
 }
 
-export const PROVIDER_LABEL: Record<Provider, string> = { leadping: "Leadping", leadconnector: "LeadConnector", twosms: "2SMS" };
-
 export type WriteArgs<Args> = Args & { dryRun: boolean; previewToken?: string | undefined };
 
 /** One write under way: what every step of the pipeline needs to know about it. */
@@ -152,8 +123,6 @@ interface Run<Args, Rec> {
   id: string;
   key: string;
   request: string;
-  /** The confirmation this call's retry answers (MCP 2026-07-28), opened and checked against this call. */
-  answered?: { claims: ConfirmClaims; answer: Confirmation | "missing" } | undefined;
 }
 
 /**
@@ -168,7 +137,7 @@ export async function executeWrite<Args, Rec>(
   ctx: CallContext,
   deps: WriteDeps,
   options: WriteOptions = {},
-): Promise<Record<string, unknown>> {
+): Promise<Record<string, unknown> | PendingQuestion> {
   const services = deps.writes;
   if (!services) throw new Error(`${tool} was called without the write services`);
   const { dryRun, previewToken, ...own } = args;
@@ -176,7 +145,9 @@ export async function executeWrite<Args, Rec>(
   const { account, id } = contract.target(change, deps);
   const key = `${provider}:${account}:${id}`;
   const run: Run<Args, Rec> = { tool, provider, contract, change, ctx, deps, services, options, id, key, request: requestHash(own) };
-  if (!dryRun) run.answered = openAnswer(run);
+  // An answer this call brings that cannot count is refused before anything is read or queued.
+  const unusable = dryRun ? undefined : services.confirmer.check({ tool, key, request: run.request });
+  if (unusable) throw new RefusalError(unusable);
   const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, run.request) : undefined;
   // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
   if (dryRun) return preview(run);
@@ -251,7 +222,7 @@ type Recorder = (phase: "intent" | "outcome", outcome: AuditOutcome | undefined,
 async function commit<Args, Rec>(
   run: Run<Args, Rec>,
   seenAtPreview: Record<string, unknown> | undefined,
-): Promise<Record<string, unknown>> {
+): Promise<Record<string, unknown> | PendingQuestion> {
   const { contract, change, ctx, deps, services } = run;
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
@@ -273,138 +244,96 @@ async function commit<Args, Rec>(
     const message = plan.unchangedMessage ?? "Nothing to change: the record already has these values. Nothing was written.";
     return asItIs({ applied: false, changed: [], confirmation: "not_asked", message, auditId });
   }
-  await checkPreview(run, plan, seenAtPreview, record);
-  await checkAnswered(run, plan, record);
-  const confirmation = await confirm(run, plan, current);
+  if (seenAtPreview) await refuseIfMoved(run, record, seenAtPreview, plan.seen, "preview");
+  const asked = await confirm(run, plan, current);
+  if (asked instanceof PendingQuestion) return asked;
+  if (asked.moved)
+    await refuseIfMoved(run, record, asked.moved.seen, plan.seen, "question", asked.moved.change !== changeHash(plan.changed));
+  const { confirmation, unavailable } = asked;
   if (confirmation === "declined" || confirmation === "cancelled" || confirmation === "timeout") {
     const auditId = await appendOrFail(ctx, services.audit, record("outcome", "declined", confirmation), false);
-    const why = { declined: "declined it", cancelled: "dismissed the question", timeout: "did not answer in time" }[confirmation];
-    const message = `Not written: the person asked to confirm this change ${why}. Do not retry it unless they ask you to.`;
-    return asItIs({ applied: false, changed: plan.changed, confirmation, message, auditId });
+    return asItIs({ applied: false, changed: plan.changed, confirmation, message: notWritten(confirmation, deps.config), auditId });
   }
-  return write(run, plan, confirmation, record);
+  if (unavailable && deps.config.confirm.mode === "require") {
+    await appendOrFail(ctx, services.audit, record("outcome", "declined", "unavailable"), false);
+    throw new RefusalError(refusedUnasked(sensitiveReasons(plan.changed, contract), unavailable));
+  }
+  return write(run, plan, confirmation, record, unavailable);
 }
 
-/** A write carrying a preview token is refused when a field it previewed moved since. */
-async function checkPreview<Args, Rec>(
-  run: Run<Args, Rec>,
-  plan: WritePlan<Rec>,
-  seenAtPreview: Record<string, unknown> | undefined,
-  record: Recorder,
-): Promise<void> {
-  if (!seenAtPreview) return;
-  const moved = Object.keys(seenAtPreview).filter((f) => canonical(seenAtPreview[f] ?? null) !== canonical(plan.seen[f] ?? null));
-  if (!moved.length) return;
-  await appendOrFail(run.ctx, run.services.audit, record("outcome", "conflict", "not_asked"), false);
-  throw new RefusalError(
-    [
-      `Conflict: the record changed since the preview, so nothing was written.`,
-      ...moved.map((f) => `- ${f}: ${show(seenAtPreview[f])} at preview time, ${show(plan.seen[f])} now`),
-      "Preview again with dryRun: true, show the person the new values, and write with the new previewToken.",
-    ].join("\n"),
-  );
+/** Why nothing was written after asking, in words that claim only what the server can know. */
+function notWritten(confirmation: "declined" | "cancelled" | "timeout", config: Config): string {
+  const why = {
+    declined: "the question asking a person to confirm this change was declined",
+    cancelled: "the host closed the question without an answer (it may not have shown it to anyone)",
+    timeout: `nobody answered the question asking to confirm this change within ${Math.round(config.confirm.timeoutMs / 1000)} s (USERS_MCP_CONFIRM_TIMEOUT_MS)`,
+  }[confirmation];
+  return `Not written: ${why}. Do not retry it unless the person asks you to.`;
 }
 
-/** Whether a person confirmed a sensitive change: asked through the host when it can ask, under USERS_MCP_CONFIRM. */
-async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, current: Rec): Promise<Confirmation> {
-  const { contract, ctx, services, provider } = run;
-  const reasons = sensitiveReasons(plan.changed, contract);
-  const mode = run.deps.config.confirm.mode;
-  if (!reasons.length || mode === "off") return "not_asked";
-  const person = services.person;
-  if (person.kind === "none") {
-    if (mode === "require")
-      throw new RefusalError(
-        `This change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: it did not declare form elicitation, or it speaks MCP 2025 over stateless HTTP, where the server cannot send it a question. Nothing was written. USERS_MCP_CONFIRM=require is set on this server: use a host that supports elicitation (over HTTP: one that speaks MCP 2026-07-28), or ask the person who runs the server to set USERS_MCP_CONFIRM=ask.`,
-      );
-    return "unavailable";
-  }
-  const question = confirmQuestion(reasons, contract.subject(current), provider, plan.changed);
-  if (person.kind === "rounds") return answerOf(run, plan, question);
-  const resume = ctx.pauseDeadline(); // the upstream deadline does not run while a person decides
-  let answer: Confirmation;
-  try {
-    answer = await person.ask(question, ctx);
-  } finally {
-    resume();
-  }
-  if (ctx.signal.aborted) throw queueStopped(ctx, provider, run.tool);
-  return answer;
-}
+/** The refusal of a sensitive change under USERS_MCP_CONFIRM=require when the host cannot ask. */
+const refusedUnasked = (reasons: string[], why: string) =>
+  `Refused: this change needs a person's confirmation (${reasons.join("; ")}), and this MCP host cannot ask one: ${why}. Nothing was written. A person can make the change with a host that can ask (one that declares form elicitation), or the administrator of this server can set USERS_MCP_CONFIRM=ask to let the host's own tool approval stand in for the question.`;
 
 /**
- * MCP 2026-07-28: the first leg ends the call with the question and a sealed state (nothing is held
- * while the person decides: not the record's turn, not a connection); the retry brings the answer,
- * which counts once.
+ * The one "the record moved" check, for a preview token and for an answered question alike: refused
+ * (and recorded as a conflict) when a field the person saw moved since, or the change is no longer the one asked about.
  */
-async function answerOf<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, question: string): Promise<Confirmation> {
-  const { services } = run;
-  const answered = run.answered;
-  if (!answered || answered.answer === "missing") {
-    const claims = {
-      t: run.tool,
-      k: run.key,
-      r: run.request,
-      c: changeHash(plan.changed),
-      s: plan.seen,
-      te: services.tenant,
-      a: services.actor?.sub,
-    };
-    throw new ConfirmationNeeded(question, services.confirmStates.seal(claims, run.deps.config.confirm.timeoutMs));
-  }
-  if (!(await services.confirmStates.spend(answered.claims))) throw answeredAlready(run.tool);
-  return answered.answer;
-}
-
-const answeredAlready = (tool: string) =>
-  new RefusalError(
-    `Refused: this person's answer was used already (the retry carried a requestState that was answered before). Nothing was written again. Read the record to see the change that answer made; for another change, make a new ${tool} call.`,
-  );
-
-/** The answer a 2026-07-28 retry brings, once its state is this server's, unexpired, and about this very call. */
-function openAnswer<Args, Rec>(run: Run<Args, Rec>): Run<Args, Rec>["answered"] {
-  const person = run.services.person;
-  if (person.kind !== "rounds" || !person.retry) return undefined;
-  const claims = run.services.confirmStates.open(person.retry.state);
-  const again = `Nothing was written. To ask the person again, call ${run.tool} afresh with the same arguments (a new call, not a retry of this one).`;
-  if (claims === "malformed") throw new RefusalError(`Refused: the requestState of this retry is not one this server issued. ${again}`);
-  if (claims === "foreign")
-    throw new RefusalError(
-      `Refused: the requestState of this retry does not open under this server's key: it was altered, or issued by another server (replicas must share USERS_MCP_PREVIEW_KEY) or before a restart. ${again}`,
-    );
-  if (claims === "expired")
-    throw new RefusalError(
-      `Refused: the person's answer came too late; a confirmation is good for ${Math.round(Math.min(run.deps.config.confirm.timeoutMs, MAX_CONFIRM_STATE_MS) / 1000)} s (USERS_MCP_CONFIRM_TIMEOUT_MS, at most 15 minutes). ${again}`,
-    );
-  if (
-    claims.t !== run.tool ||
-    claims.k !== run.key ||
-    claims.r !== run.request ||
-    claims.te !== run.services.tenant ||
-    claims.a !== run.services.actor?.sub
-  )
-    throw new RefusalError(
-      `Refused: the requestState of this retry was issued for a different call (another tool, record, change or caller). ${again}`,
-    );
-  if (run.services.confirmStates.isSpent(claims)) throw answeredAlready(run.tool);
-  return { claims, answer: person.retry.answer };
-}
-
-/** A retry that answers a confirmation is refused when the record moved, or the change differs, since the question. */
-async function checkAnswered<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, record: Recorder): Promise<void> {
-  const claims = run.answered?.claims;
-  if (!claims) return;
-  const seen = claims.s ?? {};
-  const moved = Object.keys(seen).filter((f) => canonical(seen[f] ?? null) !== canonical(plan.seen[f] ?? null));
-  if (!moved.length && claims.c === changeHash(plan.changed)) return;
+async function refuseIfMoved<Args, Rec>(
+  run: Run<Args, Rec>,
+  record: Recorder,
+  then: Record<string, unknown>,
+  now: Record<string, unknown>,
+  since: "preview" | "question",
+  changeDiffers = false,
+): Promise<void> {
+  const moved = Object.keys(then).filter((f) => canonical(then[f] ?? null) !== canonical(now[f] ?? null));
+  if (!moved.length && !changeDiffers) return;
   await appendOrFail(run.ctx, run.services.audit, record("outcome", "conflict", "not_asked"), false);
+  const when = since === "preview" ? "at preview time" : "when asked";
   throw new RefusalError(
     [
-      "Conflict: the record changed while the person was being asked, so nothing was written.",
-      ...moved.map((f) => `- ${f}: ${show(seen[f])} when asked, ${show(plan.seen[f])} now`),
-      `Read the record again, and if the change is still wanted make a new ${run.tool} call: the person is asked about the new values.`,
+      since === "preview"
+        ? "Conflict: the record changed since the preview, so nothing was written."
+        : "Conflict: the record changed while the person was being asked, so nothing was written.",
+      ...moved.map((f) => `- ${f}: ${show(then[f])} ${when}, ${show(now[f])} now`),
+      since === "preview"
+        ? "Preview again with dryRun: true, show the person the new values, and write with the new previewToken."
+        : `Read the record again, and if the change is still wanted make a new ${run.tool} call: the person is asked about the new values.`,
     ].join("\n"),
   );
+}
+
+/** What asking came to: a confirmation to record, why nobody could be asked, what the person saw if asked before. */
+interface Asked {
+  confirmation: Confirmation;
+  unavailable?: string | undefined;
+  moved?: { seen: Record<string, unknown>; change: string } | undefined;
+}
+
+/** Whether a person confirmed a sensitive change, asked through the confirmation port under USERS_MCP_CONFIRM. */
+async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, current: Rec): Promise<Asked | PendingQuestion> {
+  const { contract, ctx, services, provider } = run;
+  const reasons = sensitiveReasons(plan.changed, contract);
+  if (!reasons.length || run.deps.config.confirm.mode === "off") return { confirmation: "not_asked" };
+  const question: Question = {
+    call: { tool: run.tool, key: run.key, request: run.request },
+    message: confirmQuestion(reasons, contract.subject(current), provider, plan.changed),
+    change: changeHash(plan.changed),
+    seen: plan.seen,
+  };
+  const answer: Answer = await services.confirmer.ask(question, ctx);
+  if (ctx.signal.aborted) throw queueStopped(ctx, provider, run.tool);
+  switch (answer.kind) {
+    case "asking":
+      return answer.pending;
+    case "refused":
+      throw new RefusalError(answer.message);
+    case "unavailable":
+      return { confirmation: "unavailable", unavailable: answer.reason };
+    case "answered":
+      return { confirmation: answer.confirmation, moved: answer.asked };
+  }
 }
 
 const changeHash = (changed: Change[]) => createHash("sha256").update(canonical(changed)).digest("base64url").slice(0, 22);
@@ -415,6 +344,7 @@ async function write<Args, Rec>(
   plan: WritePlan<Rec>,
   confirmation: Confirmation,
   record: Recorder,
+  unavailable: string | undefined,
 ): Promise<Record<string, unknown>> {
   const { contract, ctx, deps, services, provider, id } = run;
   const intent = record("intent", undefined, confirmation);
@@ -444,10 +374,9 @@ async function write<Args, Rec>(
     throw err;
   }
   const warnings = [...plan.warnings, ...verify(contract, plan.changed, sent.record, provider)];
-  if (confirmation === "unavailable")
-    warnings.push("No person confirmed this change: the MCP host cannot ask (it did not declare elicitation).");
+  if (unavailable) warnings.push(`No person confirmed this change: the MCP host cannot ask (${unavailable}).`);
   if (!(await appendQuietly(ctx, deps, services.audit, ended("applied", { requestId: ctx.requestId }))))
-    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.path}.`);
+    warnings.push(`The change was written, but its outcome could not be added to the audit log at ${services.audit?.where}.`);
   const who = `${contract.subject(sent.record)}${id === "me" ? "" : ` (${id})`}`;
   return result(
     {
@@ -455,7 +384,7 @@ async function write<Args, Rec>(
       dryRun: false,
       changed: plan.changed,
       confirmation,
-      message: `Updated ${plan.changed.length} field(s) of ${who} on ${PROVIDER_LABEL[provider]}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
+      message: `Updated ${plan.changed.length} field(s) of ${who} on ${labelOf(provider)}: ${fieldList(plan.changed)}.${plan.note ? ` ${plan.note}` : ""}`,
       warnings,
       retries: ctx.retries.map((r) => `${r.method} ${r.path} was retried after ${r.reason}`),
       auditId,
@@ -494,7 +423,7 @@ export function sensitiveReasons(
 
 function confirmQuestion(reasons: string[], subject: string, provider: Provider, changed: Change[]): string {
   const lines = changed.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`);
-  return `${reasons.join("; ")} for ${subject} on ${PROVIDER_LABEL[provider]}?\n${lines.join("\n")}`;
+  return `${reasons.join("; ")} for ${subject} on ${labelOf(provider)}?\n${lines.join("\n")}`;
 }
 
 /** Fields the upstream stored differently from what was sent. */
@@ -504,7 +433,7 @@ function verify<Rec>(contract: WriteContract<unknown, Rec>, changed: Change[], r
   for (const c of changed) {
     if (!Object.hasOwn(stored, c.field) || contract.credentialFields?.includes(c.field)) continue;
     if (canonical(stored[c.field] ?? null) !== canonical(c.after ?? null))
-      out.push(`${PROVIDER_LABEL[provider]} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
+      out.push(`${labelOf(provider)} stored ${c.field} as ${show(stored[c.field])}, not as sent (${show(c.after)}).`);
   }
   return out;
 }
@@ -562,7 +491,7 @@ async function appendOrFail(
     return record.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    if (audit.path.startsWith("PostgreSQL"))
+    if (audit.kind === "database")
       throw new RefusalError(
         `${beforeWrite ? "Refused" : "Stopped"}: ${why}, and this server records every write before making it. Nothing was sent upstream. Reads still work; try the write again when the database is back (ask the person who runs the server to check USERS_MCP_DATABASE_URL and the database).`,
       );
