@@ -35,7 +35,7 @@ try {
   process.exit(1);
 }
 
-const sandbox = await startSandbox({ leadpingRateLimit: 1e12 });
+const sandbox = await startSandbox({ leadpingRateLimit: 1e12, keepAliveTimeoutMs: 600_000 });
 sandbox.requests.push = () => 0;
 const env = {
   PATH: process.env.PATH ?? "",

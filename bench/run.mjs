@@ -58,7 +58,7 @@ const COMPILE_CACHE = typeof (await import("node:module")).enableCompileCache ==
 const cacheDir = mkdtempSync(join(tmpdir(), "users-mcp-compile-cache-"));
 const WITH_CACHE = { NODE_COMPILE_CACHE: cacheDir };
 
-const sandbox = await startSandbox({ leadpingRateLimit: 1e12, leadconnectorRateLimit: 1e12 });
+const sandbox = await startSandbox({ leadpingRateLimit: 1e12, leadconnectorRateLimit: 1e12, keepAliveTimeoutMs: 600_000 });
 sandbox.requests.push = () => 0; // the stand-in keeps no log during a benchmark
 const env = {
   PATH: process.env.PATH ?? "",

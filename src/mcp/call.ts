@@ -92,13 +92,14 @@ export async function callTool(
       `${stripInvisible(params.name).slice(0, 100)} is not allowed with this sign-in's scopes: sign in again granting users:write. Nothing was sent upstream.`,
     );
   const tool = findTool(params.name, await runtime.catalog(), runtime.config);
-  const state = await runtime.state();
+  // Made before the call's deadline starts: loading them is this process's time, not the upstream's.
+  const [state, clients] = await Promise.all([runtime.state(), typeof call.clients === "function" ? call.clients() : call.clients]);
   const started = Date.now();
   const ctx = state.calls.start(runtime.config.timeoutMs, extra.mcpReq.signal, call.shutdown);
   runtime.busy.add();
   try {
     const input = checkArguments(tool, params.arguments ?? {});
-    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, state, tool, extra));
+    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, state, clients, tool, extra));
     if (handled instanceof PendingQuestion) {
       runtime.logger.info(`${tool.name}: asking the person to confirm`, { ms: Date.now() - started });
       return askAndComeBack(handled);
@@ -144,10 +145,15 @@ function checkArguments(tool: ToolDefinition, args: Record<string, unknown>): un
 }
 
 /** What the handler is given: reads get the settings, clients and log; writes also the write path's services. */
-async function toolDeps(call: CallScope, state: RuntimeState, tool: ToolDefinition, extra: ServerContext): Promise<ToolDeps> {
+async function toolDeps(
+  call: CallScope,
+  state: RuntimeState,
+  clients: Clients,
+  tool: ToolDefinition,
+  extra: ServerContext,
+): Promise<ToolDeps> {
   const { runtime, tenant, actor, server, validator, legacyHttp } = call;
   const { config, logger } = runtime;
-  const clients = typeof call.clients === "function" ? await call.clients() : call.clients;
   const deps = { config, clients, logger, history: state.history, tenant };
   if (tool.annotations.readOnlyHint) return deps;
   const { previews, confirmStates } = await keysOrRefusal(state);

@@ -51,7 +51,7 @@ export function createServer({ runtime, clients, shutdown, tenant, actor, legacy
   server.oninitialized = () => logger.debug(`protocol ${server.getNegotiatedProtocolVersion()} (initialize)`);
   server.setRequestHandler("tools/list", async () => {
     const listing = await runtime.listing();
-    setTimeout(prepareCalls, PREPARE_AFTER_MS, runtime).unref(); // once the answer is out, while the host turns to its model
+    setTimeout(prepareCalls, PREPARE_AFTER_MS, runtime, clients).unref(); // once the answer is out, while the host turns to its model
     return { tools: allows ? listing.filter((t) => allows(t.name)) : listing };
   });
 
@@ -72,10 +72,10 @@ const PREPARE_AFTER_MS = 250;
 
 /**
  * A host lists the tools and then waits for its model: that pause loads the call path, the tool
- * definitions and the calls' state, so that the first call does not pay for them. A failure here
+ * definitions, the calls' state and the upstream clients, so that the first call does not pay for them. A failure here
  * (a state that cannot be made) is left to surface, explained, on the first call.
  */
-function prepareCalls(runtime: Runtime): void {
+function prepareCalls(runtime: Runtime, clients: ServerDeps["clients"]): void {
   calls ??= import("./call.js");
-  Promise.all([calls, runtime.catalog(), runtime.state()]).catch(() => {});
+  Promise.all([calls, runtime.catalog(), runtime.state(), typeof clients === "function" ? clients() : undefined]).catch(() => {});
 }
