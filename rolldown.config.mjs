@@ -39,7 +39,7 @@ export default defineConfig({
           name: "serve",
           test: (id) =>
             (/node_modules[\\/]@modelcontextprotocol[\\/](server|core)[\\/]/.test(id) && !/validators|ajv/.test(id)) ||
-            /src[\\/](transport[\\/]stdio|mcp[\\/](server|runtime|reserved-keys|lazy-validator|listings)|kernel[\\/](gauge|redact))\.ts$/.test(
+            /src[\\/](transport[\\/]stdio|mcp[\\/](server|runtime|reserved-keys|lazy-validator|listings|envelope|views)|kernel[\\/](gauge|redact))\.ts$/.test(
               id,
             ),
         },

@@ -1,6 +1,7 @@
 // Reads the checks.json files the MCP conformance suite wrote under a directory and judges one
-// scenario: every check must succeed, except those the suite skips itself (it says why) and those scripts/conformance-na.json names for that
-// scenario with the reason they do not apply to this server. Prints the failures; exit 1 on any.
+// scenario: every check must succeed, except those the suite skips itself and those
+// scripts/conformance-na.json names for that scenario with the reason they do not apply to this server.
+// Prints each failure, and each skipped or not applicable check with its reason; exit 1 on any failure.
 // Usage: node scripts/conformance-checks.mjs <scenario> <results-dir>
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,17 @@ if (!files.length) {
   process.stderr.write(`no checks.json for ${scenario} under ${dir}\n`);
   process.exit(1);
 }
+/**
+ * Why the suite skipped a check: it gives the reason in errorMessage, or in details.message or
+ * details.note; where it gives none, what the check is about (description) and what it saw (details).
+ */
+function skipReason(check) {
+  if (check.errorMessage) return check.errorMessage;
+  for (const key of ["message", "note", "reason"]) if (typeof check.details?.[key] === "string") return check.details[key];
+  const observed = check.details ? `; what it saw: ${JSON.stringify(check.details)}` : "";
+  return `no reason given by the suite (the check: "${check.description ?? check.name ?? check.id}"${observed})`;
+}
+
 let bad = 0;
 let skipped = 0;
 let ok = 0;
@@ -21,9 +33,12 @@ for (const f of files)
     else if (check.status === "WARNING") {
       ok++;
       process.stdout.write(`        warning ${check.id}: ${check.errorMessage ?? ""}\n`);
-    } else if (check.status === "SKIPPED" || na[check.id]) {
+    } else if (check.status === "SKIPPED") {
       skipped++;
-      if (check.status === "SKIPPED") process.stdout.write(`        skipped by the suite ${check.id}: ${check.errorMessage ?? ""}\n`);
+      process.stdout.write(`        skipped by the suite ${check.id}: ${skipReason(check)}\n`);
+    } else if (na[check.id]) {
+      skipped++;
+      process.stdout.write(`        not applicable ${check.id}: ${na[check.id]}\n`);
     } else {
       bad++;
       process.stdout.write(`        ${check.status} ${check.id}: ${check.errorMessage ?? check.description ?? ""}\n`);

@@ -1,5 +1,6 @@
 // `npm run demo`: starts the server in sandbox mode the way an MCP host would (stdio, the SDK's
-// client), lists the tools, calls each one, and prints what an agent would see. No account needed.
+// client), lists the tools, calls every one of them (writes, their audit log and an undo included), and
+// prints what an agent would see. No account needed.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,6 +57,8 @@ for (const t of tools) {
 }
 
 let previewToken;
+/** The auditId of each write tool's latest applied write, for the undo steps. */
+const written = {};
 const steps = [
   ["Read the current Leadping user", "get_current_user", {}],
   [
@@ -88,6 +91,13 @@ const steps = [
     "update_gdpr",
     { userId: "c8e4ae5d-ebc0-4f08-a0a0-05399413bb43", timeZone: "W. Europe Standard Time" },
   ],
+  ["List the writes made so far, newest first, each field before and after (list_writes)", "list_writes", { limit: 5 }],
+  [
+    "Undo the rename by its auditId (revert_write: the same write path, read, merge, audit)",
+    "revert_write",
+    () => ({ auditId: written.update_user }),
+  ],
+  ["Undoing the same write again writes nothing, and says so", "revert_write", () => ({ auditId: written.update_user })],
 ];
 
 let failures = 0;
@@ -110,7 +120,14 @@ for (const [title, name, argsOrFn] of steps) {
       );
     } else if (name === "get_gdpr_user") {
       console.log(`  → ${s.user.displayName} <${s.user.emailAddress}>; GDPR: ${JSON.stringify(s.gdpr)}`);
+    } else if (name === "list_writes") {
+      console.log(`  → ${s.count} write(s):`);
+      for (const w of s.writes) {
+        const fields = (w.changes ?? []).map((c) => c.field).join(", ") || "-";
+        console.log(`     ${w.auditId}  ${w.tool.padEnd(17)} ${w.outcome.padEnd(9)} ${fields}`);
+      }
     } else {
+      if (s.applied && s.auditId && !written[name]) written[name] = s.auditId;
       console.log(`  → ${s.message}`);
       if (s.previewToken) previewToken = s.previewToken;
       if (s.confirmation && s.confirmation !== "not_asked") console.log(`     confirmation: ${s.confirmation}`);

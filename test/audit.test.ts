@@ -1,44 +1,21 @@
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { describe, expect } from "vitest";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { runCli, SANDBOX_CREDENTIALS, sandboxEnv, startServer, until } from "./harness.js";
+import { out, text, writeTest } from "./fixture.js";
+import { runCli, SANDBOX_CREDENTIALS, startServer, until } from "./harness.js";
 
 const LC_USER = "0IHuJvc2ofPAAA8GzTRi";
 const GDPR_USER = SANDBOX_TWOSMS_USER_ID;
-
-let sandbox: Sandbox;
-let dir: string;
-let audit: string;
-beforeAll(async () => {
-  sandbox = await startSandbox();
-});
-afterAll(() => sandbox.close());
-beforeEach(() => {
-  sandbox.reset();
-  dir = mkdtempSync(join(tmpdir(), "users-mcp-audit-"));
-  audit = join(dir, "state", "users-mcp", "audit.jsonl");
-});
-
-const out = (r: CallToolResult) => r.structuredContent as Record<string, unknown>;
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-const records = () =>
-  readFileSync(audit, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-const env = (extra: Record<string, string> = {}) => ({
-  ...sandboxEnv(sandbox),
-  USERS_MCP_AUDIT_LOG: audit,
-  USERS_MCP_CONFIRM: "off",
-  ...extra,
-});
+const it = writeTest();
 
 describe("audit records for every outcome", () => {
-  it("applied, unchanged, conflict, failed and unknown, each with what changed and no secret; file 0600 in a 0700 directory", async () => {
+  it("applied, unchanged, conflict, failed and unknown, each with what changed and no secret; file 0600 in a 0700 directory", async ({
+    sandbox,
+    audit,
+    env,
+  }) => {
     const s = await startServer(env({ USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" }));
     try {
       const call = (tool: string, args: Record<string, unknown>) =>
@@ -67,7 +44,7 @@ describe("audit records for every outcome", () => {
     } finally {
       await s.close();
     }
-    const lines = records();
+    const lines = audit.records();
     expect(lines.map((l) => [l.tool, l.phase, l.outcome ?? null])).toEqual([
       ["update_user", "intent", null],
       ["update_user", "outcome", "applied"],
@@ -95,22 +72,22 @@ describe("audit records for every outcome", () => {
       { field: "password", before: "[redacted]", after: "[redacted]" },
     ]);
     expect(lines[7]).toMatchObject({ requestId: expect.stringMatching(/^sbx-/), error: expect.stringMatching(/422/) });
-    const raw = readFileSync(audit, "utf8");
+    const raw = readFileSync(audit.path, "utf8");
     for (const secret of ["canary-password-771", SANDBOX_CREDENTIALS.leadconnectorToken, SANDBOX_CREDENTIALS.twosmsClientSecret])
       expect(raw).not.toContain(secret);
-    expect(statSync(audit).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, "state", "users-mcp")).mode & 0o777).toBe(0o700);
+    expect(statSync(audit.path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(audit.dir, "state", "users-mcp")).mode & 0o777).toBe(0o700);
   });
 
-  it("marks sandbox writes, and records a declined write once", async () => {
-    const s = await startServer({ USERS_MCP_AUDIT_LOG: audit }, ["--sandbox"], [], { elicit: () => ({ action: "decline" }) });
+  it("marks sandbox writes, and records a declined write once", async ({ audit }) => {
+    const s = await startServer({ USERS_MCP_AUDIT_LOG: audit.path }, ["--sandbox"], [], { elicit: () => ({ action: "decline" }) });
     try {
       await s.client.callTool({ name: "update_user", arguments: { userId: LC_USER, firstName: "Jon" } });
       await s.client.callTool({ name: "update_user", arguments: { userId: LC_USER, role: "user" } });
     } finally {
       await s.close();
     }
-    expect(records().map((l) => [l.phase, l.outcome ?? null, l.confirmation, l.sandbox])).toEqual([
+    expect(audit.records().map((l) => [l.phase, l.outcome ?? null, l.confirmation, l.sandbox])).toEqual([
       ["intent", null, "not_asked", true],
       ["outcome", "applied", "not_asked", true],
       ["outcome", "declined", "declined", true],
@@ -118,9 +95,38 @@ describe("audit records for every outcome", () => {
   });
 });
 
+describe("the sandbox's own audit log", () => {
+  it("--sandbox records its fake writes in sandbox-audit.jsonl beside the real log, says where, and `audit --sandbox` reads it", async ({
+    audit,
+  }) => {
+    const state = join(audit.dir, "state");
+    const home = { XDG_STATE_HOME: state };
+    const s = await startServer(home, ["--sandbox"]);
+    try {
+      const r = (await s.client.callTool({ name: "update_user", arguments: { userId: LC_USER, firstName: "Jon" } })) as CallToolResult;
+      expect(out(r).applied, text(r)).toBe(true);
+      const own = join(state, "users-mcp", "sandbox-audit.jsonl");
+      expect(s.stderr.join("")).toContain(`its writes are recorded in ${own}`);
+      expect(readFileSync(own, "utf8")).toContain(String(out(r).auditId));
+      const table = await runCli(["audit", "--sandbox"], home);
+      expect(table.stdout).toContain(`Audit log ${own}`);
+      expect(table.stdout).toContain(String(out(r).auditId));
+    } finally {
+      await s.close();
+    }
+    // The real log was never touched: a later session without --sandbox lists nothing it cannot undo.
+    const real = await runCli(["audit"], home);
+    expect(real.stdout).toMatch(/No writes recorded yet \(.*state\/users-mcp\/audit\.jsonl does not exist\)/);
+  });
+});
+
 describe("fail closed", () => {
-  it("refuses a write whose intent cannot be recorded, naming the path and the reason, and sends nothing; reads go on", async () => {
-    const blocker = join(dir, "not-a-dir");
+  it("refuses a write whose intent cannot be recorded, naming the path and the reason, and sends nothing; reads go on", async ({
+    sandbox,
+    audit,
+    env,
+  }) => {
+    const blocker = join(audit.dir, "not-a-dir");
     writeFileSync(blocker, "");
     const s = await startServer(env({ USERS_MCP_AUDIT_LOG: join(blocker, "audit.jsonl") }));
     try {
@@ -140,7 +146,7 @@ describe("fail closed", () => {
     expect(doctor.stdout).toMatch(/Audit log: .*not-a-dir\/audit\.jsonl: NOT writable \(E[A-Z]+: .*not a directory/);
   });
 
-  it("USERS_MCP_AUDIT_LOG=off writes without a log, and doctor says so", async () => {
+  it("USERS_MCP_AUDIT_LOG=off writes without a log, and doctor says so", async ({ audit, env }) => {
     const s = await startServer(env({ USERS_MCP_AUDIT_LOG: "off" }));
     try {
       const r = (await s.client.callTool({ name: "update_user", arguments: { userId: LC_USER, firstName: "Jon" } })) as CallToolResult;
@@ -152,12 +158,12 @@ describe("fail closed", () => {
     const doctor = await runCli(["doctor"], env({ USERS_MCP_AUDIT_LOG: "off" }));
     expect(doctor.stdout).toMatch(/Audit log: off/);
     const ok = await runCli(["doctor"], env());
-    expect(ok.stdout).toContain(`Audit log: ${audit} (writable)`);
+    expect(ok.stdout).toContain(`Audit log: ${audit.path} (writable)`);
   });
 });
 
 describe("a process killed mid-write", () => {
-  it("leaves the intent on disk, and users-mcp audit reports the write as unknown with a hint", async () => {
+  it("leaves the intent on disk, and users-mcp audit reports the write as unknown with a hint", async ({ sandbox, audit, env }) => {
     sandbox.fault({ provider: "twosms", method: "POST", path: /UserUpdateGDPR/, kind: "hang" });
     const s = await startServer(env({ USERS_MCP_TIMEOUT_MS: "20000" }));
     const pending = s.client
@@ -168,12 +174,12 @@ describe("a process killed mid-write", () => {
     await pending;
     await until(() => s.transport.exitCode !== undefined);
 
-    expect(records()).toEqual([expect.objectContaining({ phase: "intent", tool: "update_gdpr", target: GDPR_USER })]);
-    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit });
+    expect(audit.records()).toEqual([expect.objectContaining({ phase: "intent", tool: "update_gdpr", target: GDPR_USER })]);
+    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/update_gdpr\s+950c|update_gdpr\s+[0-9a-f-]{36}\s+displayName\s+unknown\*\s+not_asked/);
     expect(table.stdout).toMatch(/may or may not\s+have been applied\. Check the record upstream/);
-    const json = await runCli(["audit", "--json", "--target", GDPR_USER], { USERS_MCP_AUDIT_LOG: audit });
+    const json = await runCli(["audit", "--json", "--target", GDPR_USER], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({ tool: "update_gdpr", outcome: "unknown", incomplete: true, fields: ["displayName"] }),
     ]);
@@ -181,8 +187,8 @@ describe("a process killed mid-write", () => {
 });
 
 describe("users-mcp audit", () => {
-  it("filters by target and time, prints JSON, and explains bad options", async () => {
-    mkdirSync(join(dir, "state", "users-mcp"), { recursive: true });
+  it("filters by target and time, prints JSON, and explains bad options", async ({ audit }) => {
+    mkdirSync(join(audit.dir, "state", "users-mcp"), { recursive: true });
     const rec = (id: string, time: string, target: string, phase: string, outcome?: string) =>
       JSON.stringify({
         id,
@@ -196,7 +202,7 @@ describe("users-mcp audit", () => {
         confirmation: "accepted",
       });
     writeFileSync(
-      audit,
+      audit.path,
       [
         rec("a", "2026-11-01T10:00:00.000Z", "u1", "intent"),
         rec("a", "2026-11-01T10:00:01.000Z", "u1", "outcome", "applied"),
@@ -205,19 +211,19 @@ describe("users-mcp audit", () => {
         "",
       ].join("\n"),
     );
-    const all = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit });
-    expect(all.stdout).toMatch(/time\s+tool\s+target\s+fields\s+outcome\s+confirmation/);
-    expect(all.stdout).toMatch(/2026-11-01T10:00:00.000Z\s+update_user\s+u1\s+role\s+applied\s+accepted/);
+    const all = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit.path });
+    expect(all.stdout).toMatch(/time\s+tool\s+target\s+fields\s+outcome\s+confirmation\s+auditId/);
+    expect(all.stdout).toMatch(/2026-11-01T10:00:00.000Z\s+update_user\s+u1\s+role\s+applied\s+accepted\s+a\n/);
     expect(all.stdout).toMatch(/u2\s+role\s+declined/);
     expect(all.stderr).toMatch(/1 line could not be read: \d+ \(not whole audit records; skipped\)/);
-    const since = await runCli(["audit", "--json", "--since", "2026-11-10"], { USERS_MCP_AUDIT_LOG: audit });
+    const since = await runCli(["audit", "--json", "--since", "2026-11-10"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(JSON.parse(since.stdout).map((e: { id: string }) => e.id)).toEqual(["b"]);
-    const target = await runCli(["audit", "--json", "--target", "u1"], { USERS_MCP_AUDIT_LOG: audit });
+    const target = await runCli(["audit", "--json", "--target", "u1"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(JSON.parse(target.stdout)).toEqual([expect.objectContaining({ id: "a", outcome: "applied", confirmation: "accepted" })]);
-    const bad = await runCli(["audit", "--since", "last week"], { USERS_MCP_AUDIT_LOG: audit });
+    const bad = await runCli(["audit", "--since", "last week"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since must be an ISO date/);
-    const none = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: join(dir, "nothing.jsonl") });
+    const none = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: join(audit.dir, "nothing.jsonl") });
     expect(none.stdout).toMatch(/No writes recorded yet/);
     const stray = await runCli(["--json"]);
     expect(stray.code).toBe(2);

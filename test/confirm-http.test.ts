@@ -194,7 +194,9 @@ describe("--http, an MCP 2025 client (SDK 1.32.2) that declares form elicitation
     }
   });
 
-  it("no answer within USERS_MCP_CONFIRM_TIMEOUT_MS: nothing is written, and the wait holds no in-flight slot", async () => {
+  it("no answer within USERS_MCP_CONFIRM_TIMEOUT_MS: nothing is written, and the wait holds no in-flight slot", {
+    tags: ["slow"],
+  }, async () => {
     const s = await server({ USERS_MCP_CONFIRM_TIMEOUT_MS: "1500", USERS_MCP_HTTP_MAX_IN_FLIGHT: "1" });
     try {
       let asked = 0;

@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { CallToolResult, ElicitRequest } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { describe, expect } from "vitest";
+import type { Sandbox } from "../src/sandbox/index.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { type Answer, SANDBOX_CREDENTIALS, type StdioServer, sandboxEnv, startServer } from "./harness.js";
+import { out, text, type WriteFixtures, writeTest } from "./fixture.js";
+import { type Answer, SANDBOX_CREDENTIALS, type StdioServer, startServer } from "./harness.js";
 
 const LC_USER = "0IHuJvc2ofPAAA8GzTRi";
 const GDPR_USER = SANDBOX_TWOSMS_USER_ID;
@@ -29,37 +28,25 @@ const SENSITIVE = [
   },
 ] as const;
 
-let sandbox: Sandbox;
-let audit: string;
-beforeAll(async () => {
-  sandbox = await startSandbox();
-});
-afterAll(() => sandbox.close());
-beforeEach(() => {
-  sandbox.reset();
-  audit = join(mkdtempSync(join(tmpdir(), "users-mcp-confirm-")), "audit.jsonl");
-});
+const it = writeTest();
 
-const writes = () =>
+/** The writes the upstreams received, token requests aside. */
+const writes = (sandbox: Sandbox) =>
   sandbox.requests
     .filter((r) => (r.method === "PUT" || r.method === "POST") && r.path !== "/Token")
     .map((r) => `${r.provider} ${r.method}`);
-const out = (r: CallToolResult) => r.structuredContent as Record<string, unknown>;
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-const auditLines = () =>
-  readFileSync(audit, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+/** With USERS_MCP_CONFIRM as these tests set it, or the default (ask) where they do not. */
+const confirmEnv = (env: WriteFixtures["env"], extra: Record<string, string> = {}) => env({ USERS_MCP_CONFIRM: undefined, ...extra });
 
 /** A server over stdio whose host asks a person; `person` decides each answer. */
 async function withPerson(
+  { sandbox, env: fixtureEnv }: Pick<WriteFixtures, "sandbox" | "env">,
   env: Record<string, string>,
   person: Answer,
   run: (s: StdioServer, asked: ElicitRequest["params"][]) => Promise<void>,
 ): Promise<void> {
   const asked: ElicitRequest["params"][] = [];
-  const s = await startServer({ ...sandboxEnv(sandbox), USERS_MCP_AUDIT_LOG: audit, ...env }, [], [], {
+  const s = await startServer(confirmEnv(fixtureEnv, env), [], [], {
     elicit: (p) => {
       asked.push(p);
       return person(p);
@@ -80,8 +67,9 @@ const call = (s: StdioServer, tool: string, args: Record<string, unknown>) =>
   s.client.callTool({ name: tool, arguments: args }) as Promise<CallToolResult>;
 
 describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => {
-  it("asks once per sensitive write, in plain words, and writes only after accept", async () => {
+  it("asks once per sensitive write, in plain words, and writes only after accept", async ({ sandbox, audit, env }) => {
     await withPerson(
+      { sandbox, env },
       {},
       () => ({ action: "accept", content: { confirm: true } }),
       async (s, asked) => {
@@ -93,9 +81,10 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
         expect(asked.map((a) => a.message)).toHaveLength(3);
         for (const [i, c] of SENSITIVE.entries()) expect(asked[i]?.message).toMatch(c.words);
         expect(asked[0]).toMatchObject({ mode: "form", requestedSchema: { type: "object", properties: { confirm: { type: "boolean" } } } });
-        expect(writes()).toEqual(["leadping PUT", "leadconnector PUT", "twosms POST"]);
+        expect(writes(sandbox)).toEqual(["leadping PUT", "leadconnector PUT", "twosms POST"]);
         expect(
-          auditLines()
+          audit
+            .records()
             .filter((l) => l.phase === "intent")
             .map((l) => l.confirmation),
         ).toEqual(["accepted", "accepted", "accepted"]);
@@ -103,7 +92,7 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
     );
   });
 
-  it.each([
+  it.for([
     ["decline", { action: "decline" as const }, "declined", /the question asking a person to confirm this change was declined/],
     // The host may close a question nobody saw: the words claim only what the server knows.
     [
@@ -114,29 +103,36 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
     ],
     ["an answer that does not fit the form", { action: "accept" as const, content: { confirm: "yes" } }, "declined", /was declined/],
     ["accept with the box unticked", { action: "accept" as const, content: { confirm: false } }, "declined", /was declined/],
-  ])("%s: nothing is written, and the result is not an error but says so", async (_name, answer, confirmation, words) => {
-    await withPerson(
-      {},
-      () => answer,
-      async (s, asked) => {
-        for (const c of SENSITIVE) {
-          const r = await call(s, c.tool, c.args);
-          expect(r.isError, text(r)).toBeFalsy();
-          expect(out(r)).toMatchObject({ applied: false, dryRun: false, confirmation });
-          expect(out(r).message).toMatch(words);
-          expect(out(r).message).toMatch(/Do not retry it unless the person asks you to/);
-          expect(out(r).message).not.toMatch(/dismissed|the person .*declined/);
-        }
-        expect(asked).toHaveLength(3);
-        expect(writes()).toEqual([]);
-        const lines = auditLines();
-        expect(lines.map((l) => [l.phase, l.outcome, l.confirmation])).toEqual(Array(3).fill(["outcome", "declined", confirmation]));
-      },
-    );
-  });
+  ] as const)(
+    "%s: nothing is written, and the result is not an error but says so",
+    async ([, answer, confirmation, words], { sandbox, audit, env }) => {
+      await withPerson(
+        { sandbox, env },
+        {},
+        () => answer,
+        async (s, asked) => {
+          for (const c of SENSITIVE) {
+            const r = await call(s, c.tool, c.args);
+            expect(r.isError, text(r)).toBeFalsy();
+            expect(out(r)).toMatchObject({ applied: false, dryRun: false, confirmation });
+            expect(out(r).message).toMatch(words);
+            expect(out(r).message).toMatch(/Do not retry it unless the person asks you to/);
+            expect(out(r).message).not.toMatch(/dismissed|the person .*declined/);
+          }
+          expect(asked).toHaveLength(3);
+          expect(writes(sandbox)).toEqual([]);
+          const lines = audit.records();
+          expect(lines.map((l) => [l.phase, l.outcome, l.confirmation])).toEqual(Array(3).fill(["outcome", "declined", confirmation]));
+        },
+      );
+    },
+  );
 
-  it("no answer within USERS_MCP_CONFIRM_TIMEOUT_MS: nothing is written; the upstream deadline does not run meanwhile", async () => {
+  it("no answer within USERS_MCP_CONFIRM_TIMEOUT_MS: nothing is written; the upstream deadline does not run meanwhile", {
+    tags: ["slow"],
+  }, async ({ sandbox, env }) => {
     await withPerson(
+      { sandbox, env },
       // The question's timeout outlasts the call's deadline: the deadline must not run while asking.
       { USERS_MCP_CONFIRM_TIMEOUT_MS: "2500", USERS_MCP_TIMEOUT_MS: "1500" },
       () => new Promise(() => {}),
@@ -145,11 +141,12 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
         expect(r.isError, text(r)).toBeFalsy();
         expect(out(r)).toMatchObject({ applied: false, confirmation: "timeout" });
         expect(out(r).message).toMatch(/nobody answered the question asking to confirm this change within 3 s/);
-        expect(writes()).toEqual([]);
+        expect(writes(sandbox)).toEqual([]);
       },
     );
     // A person who takes longer than the upstream deadline, then accepts: the write still happens.
     await withPerson(
+      { sandbox, env },
       { USERS_MCP_TIMEOUT_MS: "1500" },
       () => new Promise((r) => setTimeout(() => r({ action: "accept", content: { confirm: true } }), 2_500)),
       async (s) => {
@@ -160,8 +157,9 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
     );
   });
 
-  it("never interrupts for a harmless change or a dry run, and a preview token does not skip the question", async () => {
+  it("never interrupts for a harmless change or a dry run, and a preview token does not skip the question", async ({ sandbox, env }) => {
     await withPerson(
+      { sandbox, env },
       {},
       () => ({ action: "decline" }),
       async (s, asked) => {
@@ -175,13 +173,14 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
         const withToken = await call(s, "update_user", { userId: LC_USER, role: "user", previewToken: out(dry).previewToken });
         expect(out(withToken)).toMatchObject({ applied: false, confirmation: "declined" });
         expect(asked).toHaveLength(1);
-        expect(writes()).toEqual(["twosms POST", "leadping PUT"]);
+        expect(writes(sandbox)).toEqual(["twosms POST", "leadping PUT"]);
       },
     );
   });
 
-  it("removing entries from a list, disabling a user and a password are sensitive too", async () => {
+  it("removing entries from a list, disabling a user and a password are sensitive too", async ({ sandbox, env }) => {
     await withPerson(
+      { sandbox, env },
       { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" },
       () => ({ action: "decline" }),
       async (s, asked) => {
@@ -195,29 +194,29 @@ describe("USERS_MCP_CONFIRM=ask (the default), with a host that can ask", () => 
         ]);
         expect(asked[2]?.message).toContain('password: "(hidden)" → "(changed; not shown)"');
         expect(JSON.stringify(asked)).not.toContain("a-much-better-password");
-        expect(writes()).toEqual([]);
+        expect(writes(sandbox)).toEqual([]);
       },
     );
   });
 });
 
 describe("a host that cannot ask", () => {
-  it("ask: writes, and the result says no person confirmed it", async () => {
-    const s = await startServer({ ...sandboxEnv(sandbox), USERS_MCP_AUDIT_LOG: audit });
+  it("ask: writes, and the result says no person confirmed it", async ({ audit, env }) => {
+    const s = await startServer(confirmEnv(env));
     try {
       const r = await call(s, "update_user", { userId: LC_USER, role: "user" });
       expect(out(r)).toMatchObject({ applied: true, confirmation: "unavailable" });
       expect((out(r).warnings as string[]).join(" ")).toMatch(
         /No person confirmed this change: the MCP host cannot ask \(it did not declare elicitation\)/,
       );
-      expect(auditLines()[0]).toMatchObject({ phase: "intent", confirmation: "unavailable" });
+      expect(audit.records()[0]).toMatchObject({ phase: "intent", confirmation: "unavailable" });
     } finally {
       await s.close();
     }
   });
 
-  it("require: sensitive writes are refused naming USERS_MCP_CONFIRM; harmless ones go through", async () => {
-    const s = await startServer({ ...sandboxEnv(sandbox), USERS_MCP_AUDIT_LOG: audit, USERS_MCP_CONFIRM: "require" });
+  it("require: sensitive writes are refused naming USERS_MCP_CONFIRM; harmless ones go through", async ({ sandbox, audit, env }) => {
+    const s = await startServer(confirmEnv(env, { USERS_MCP_CONFIRM: "require" }));
     try {
       for (const c of SENSITIVE) {
         const r = await call(s, c.tool, c.args);
@@ -226,9 +225,11 @@ describe("a host that cannot ask", () => {
           /needs a person's confirmation .*cannot ask one: it did not declare elicitation\. Nothing was written\..*administrator .*USERS_MCP_CONFIRM=ask/s,
         );
       }
-      expect(writes()).toEqual([]);
+      expect(writes(sandbox)).toEqual([]);
       // Each refusal is on record: declined, because nobody could be asked.
-      expect(auditLines().map((l) => [l.phase, l.outcome, l.confirmation])).toEqual(Array(3).fill(["outcome", "declined", "unavailable"]));
+      expect(audit.records().map((l) => [l.phase, l.outcome, l.confirmation])).toEqual(
+        Array(3).fill(["outcome", "declined", "unavailable"]),
+      );
       const harmless = await call(s, "update_user", { userId: LC_USER, firstName: "Jon" });
       expect(out(harmless)).toMatchObject({ applied: true, confirmation: "not_asked" });
     } finally {
@@ -238,36 +239,38 @@ describe("a host that cannot ask", () => {
 });
 
 describe("USERS_MCP_CONFIRM=off", () => {
-  it("never asks, even a host that can", async () => {
+  it("never asks, even a host that can", async ({ sandbox, env }) => {
     await withPerson(
+      { sandbox, env },
       { USERS_MCP_CONFIRM: "off" },
       () => ({ action: "decline" }),
       async (s, asked) => {
         for (const c of SENSITIVE) expect(out(await call(s, c.tool, c.args))).toMatchObject({ applied: true, confirmation: "not_asked" });
         expect(asked).toHaveLength(0);
-        expect(writes()).toHaveLength(3);
+        expect(writes(sandbox)).toHaveLength(3);
       },
     );
   });
 
-  it("is refused at start-up when misspelt", async () => {
-    const s = startServer({ ...sandboxEnv(sandbox), USERS_MCP_CONFIRM: "maybe" });
+  it("is refused at start-up when misspelt", async ({ env }) => {
+    const s = startServer(env({ USERS_MCP_CONFIRM: "maybe" }));
     await expect(s).rejects.toThrow();
   });
 });
 
 describe("secrets stay out of the question and the record", () => {
-  it("a permitted PIN change is asked about and audited as [redacted]", async () => {
+  it("a permitted PIN change is asked about and audited as [redacted]", async ({ sandbox, audit, env }) => {
     await withPerson(
+      { sandbox, env },
       { USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" },
       () => ({ action: "accept" }),
       async (s, asked) => {
         const r = await call(s, "update_gdpr", { userId: GDPR_USER, pin: "90817263" });
         expect(out(r)).toMatchObject({ applied: true, confirmation: "accepted" });
         expect(asked).toHaveLength(1);
-        const raw = readFileSync(audit, "utf8");
+        const raw = readFileSync(audit.path, "utf8");
         expect(raw).not.toContain("90817263");
-        expect(auditLines()[0]).toMatchObject({ changes: [{ field: "pin", before: "[redacted]", after: "[redacted]" }] });
+        expect(audit.records()[0]).toMatchObject({ changes: [{ field: "pin", before: "[redacted]", after: "[redacted]" }] });
         expect(raw).not.toContain(SANDBOX_CREDENTIALS.twosmsClientSecret);
       },
     );
@@ -275,8 +278,9 @@ describe("secrets stay out of the question and the record", () => {
 });
 
 describe("parallel writes over stdio, with a person accepting", () => {
-  it("same-record writes on all three tools lose nothing", async () => {
+  it("same-record writes on all three tools lose nothing", async ({ sandbox, env }) => {
     await withPerson(
+      { sandbox, env },
       {},
       () => ({ action: "accept" }),
       async (s, asked) => {

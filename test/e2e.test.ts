@@ -213,14 +213,21 @@ describe("secrets echoed back by upstreams in errors", () => {
 });
 
 describe("npm run demo", () => {
-  it("shows every tool answering as expected in a readable transcript", async () => {
+  it("calls every tool, undo included, and each answers as expected in a readable transcript", async () => {
     const { execFile } = await import("node:child_process");
     const out = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, [new URL("../scripts/demo.mjs", import.meta.url).pathname], { timeout: 20_000 }, (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
       ),
     );
-    for (const tool of ["get_current_user", "update_compliance", "update_user", "update_gdpr"]) expect(out).toContain(tool);
+    // Every tool the server lists is called at least once (each step prints "  <tool> <arguments>").
+    const listed = out.slice(out.indexOf("tools/list"), out.indexOf("\n\n", out.indexOf("tools/list")));
+    const tools = [...listed.matchAll(/^ {2}([a-z_]+) /gm)].map((m) => m[1]);
+    expect(tools).toHaveLength(9);
+    for (const tool of tools) expect(out, tool).toMatch(new RegExp(`^ {2}${tool} \\{`, "m"));
+    expect(out).toMatch(/^ {5}[0-9a-f-]{36} {2}update_user {7}applied {3}firstName$/m);
+    expect(out).toMatch(/This undoes write [0-9a-f-]{36}/);
+    expect(out).toMatch(/Nothing to undo: write [0-9a-f-]{36} was already undone by write [0-9a-f-]{36}\. Nothing was written\./);
     expect(out).toMatch(/Dry run: 1 field\(s\) would change \(acceptedSms\)/);
     expect(out).toMatch(/firstName: "John" → "Jonathan"/);
     expect(out).toMatch(/timeZone: "GMT Standard Time" → "W\. Europe Standard Time"/);

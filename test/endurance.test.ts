@@ -1,3 +1,4 @@
+// @module-tag slow: 20,000 calls to check memory stays flat
 /**
  * The built server over stdio for the long haul: memory stays flat over 20,000 calls, and an
  * exception anywhere (a tool handler, a stray timer, a rejected promise) never takes it down.

@@ -172,7 +172,7 @@ describe("content types", () => {
   });
 });
 
-describe("timeouts before any HTTP", () => {
+describe("timeouts before any HTTP", { tags: ["slow"] }, () => {
   /** A TCP server that accepts and then says nothing: a TLS handshake to it never completes. */
   async function silentServer(): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
     const sockets = new Set<Socket>();

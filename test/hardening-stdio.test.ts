@@ -1,43 +1,22 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { parseRetryAfter } from "../src/client/request.js";
-import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { isolatedEnv, runCli, SERVER, sandboxEnv, startServer, until } from "./harness.js";
+import { text, writeTest } from "./fixture.js";
+import { isolatedEnv, runCli, SERVER, startServer, until } from "./harness.js";
 
 // The review's findings on stdio, with a real audit log file: a refused credential never blinds the
 // log (2), every audit file operation has a deadline (5), the reader survives odd lines (10), the log
 // is not led through a symlink (11), and the smaller ones (12, 13).
 
 const GDPR_USER = SANDBOX_TWOSMS_USER_ID;
-let sandbox: Sandbox;
-let dir: string;
-let audit: string;
-beforeAll(async () => {
-  sandbox = await startSandbox();
-});
-afterAll(() => sandbox.close());
-beforeEach(() => {
-  sandbox.reset();
-  dir = mkdtempSync(join(tmpdir(), "users-mcp-hardening-"));
-  audit = join(dir, "logs", "audit.jsonl");
-});
-
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-const env = (extra: Record<string, string> = {}) => ({
-  ...sandboxEnv(sandbox),
-  USERS_MCP_AUDIT_LOG: audit,
-  USERS_MCP_CONFIRM: "off",
-  ...extra,
-});
-const lines = () => readFileSync(audit, "utf8").trim().split("\n");
+const it = writeTest();
 
 describe("a refused password or PIN never becomes a secret", () => {
-  it("update_gdpr with pin 2026, refused and dry-run, leaves every later audit timestamp and result intact", async () => {
+  it("update_gdpr with pin 2026, refused and dry-run, leaves every later audit timestamp and result intact", async ({ audit, env }) => {
     const year = new Date().toISOString().slice(0, 4);
     for (const allow of ["false", "true"]) {
       const s = await startServer(env({ USERS_MCP_ALLOW_CREDENTIAL_CHANGES: allow }));
@@ -53,15 +32,15 @@ describe("a refused password or PIN never becomes a secret", () => {
         await s.close();
       }
     }
-    for (const line of lines()) {
+    for (const line of audit.lines()) {
       const record = JSON.parse(line) as { time: string };
       expect(record.time.startsWith(`${new Date().getUTCFullYear()}-`)).toBe(true);
       expect(line).not.toContain("[redacted]");
     }
-    expect(lines()).toHaveLength(4);
+    expect(audit.lines()).toHaveLength(4);
   });
 
-  it("an accepted PIN is shown as [redacted] in the record, and a year in the data keeps its digits", async () => {
+  it("an accepted PIN is shown as [redacted] in the record, and a year in the data keeps its digits", async ({ audit, env }) => {
     const year = new Date().toISOString().slice(0, 4);
     const s = await startServer(env({ USERS_MCP_ALLOW_CREDENTIAL_CHANGES: "true" }));
     try {
@@ -74,16 +53,20 @@ describe("a refused password or PIN never becomes a secret", () => {
     } finally {
       await s.close();
     }
-    const outcome = JSON.parse(lines()[1] as string) as { time: string; changes: unknown };
+    const outcome = JSON.parse(audit.lines()[1] as string) as { time: string; changes: unknown };
     expect(outcome.time.slice(0, 4)).toBe(year);
     expect(outcome.changes).toEqual([{ field: "pin", before: "[redacted]", after: "[redacted]" }]);
   });
 });
 
-describe("every audit file operation has a deadline", () => {
-  it("a FIFO nobody reads: the write is refused at once, naming the path, and the server keeps serving", async () => {
-    mkdirSync(join(dir, "logs"));
-    spawnSync("mkfifo", [audit]);
+describe("every audit file operation has a deadline", { tags: ["slow"] }, () => {
+  it("a FIFO nobody reads: the write is refused at once, naming the path, and the server keeps serving", async ({
+    sandbox,
+    audit,
+    env,
+  }) => {
+    mkdirSync(dirname(audit.path), { recursive: true });
+    spawnSync("mkfifo", [audit.path]);
     const s = await startServer(env({ USERS_MCP_TIMEOUT_MS: "2000" }));
     try {
       for (let i = 0; i < 2; i++) {
@@ -93,7 +76,7 @@ describe("every audit file operation has a deadline", () => {
           arguments: { userId: GDPR_USER, displayName: `P${i}` },
         })) as CallToolResult;
         expect(r.isError).toBe(true);
-        expect(text(r)).toContain(`the audit log at ${audit} cannot be written`);
+        expect(text(r)).toContain(`the audit log at ${audit.path} cannot be written`);
         expect(text(r)).toContain("Nothing was sent upstream");
         expect(text(r)).toContain("name a regular file");
         expect(Date.now() - started).toBeLessThan(2_000);
@@ -106,7 +89,9 @@ describe("every audit file operation has a deadline", () => {
     }
   });
 
-  it("a path whose mkdir never returns (/proc): refused as timed out, the record's queue moves on, SIGTERM still exits", async () => {
+  it("a path whose mkdir never returns (/proc): refused as timed out, the record's queue moves on, SIGTERM still exits", async ({
+    env,
+  }) => {
     const hanging = "/proc/self/users-mcp/audit.jsonl";
     const s = await startServer(env({ USERS_MCP_AUDIT_LOG: hanging, USERS_MCP_TIMEOUT_MS: "600" }));
     try {
@@ -132,13 +117,13 @@ describe("every audit file operation has a deadline", () => {
     }
   });
 
-  it("over HTTP, SIGTERM exits within the grace period while an audit operation hangs", async () => {
-    const child = spawn(process.execPath, [SERVER, "--http", "--port", "0", "--sandbox"], {
+  it("over HTTP, SIGTERM exits within the grace period while an audit operation hangs", async ({ sandbox, env }) => {
+    const token = "grace-token-0123456789abcdef";
+    const child = spawn(process.execPath, [SERVER, "--http", "--port", "0"], {
       env: {
         PATH: process.env.PATH,
         ...isolatedEnv(),
-        USERS_MCP_AUDIT_LOG: "/proc/self/users-mcp/audit.jsonl",
-        USERS_MCP_HTTP_GRACE_MS: "1000",
+        ...env({ USERS_MCP_AUDIT_LOG: "/proc/self/users-mcp/audit.jsonl", USERS_MCP_HTTP_GRACE_MS: "1000", USERS_MCP_HTTP_TOKEN: token }),
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -154,7 +139,12 @@ describe("every audit file operation has a deadline", () => {
     const url = /serving MCP over HTTP at (\S+)/.exec(stderr)?.[1] as string;
     const pending = fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+        authorization: `Bearer ${token}`,
+      },
       body: JSON.stringify({
         jsonrpc: "2.0",
         id: 1,
@@ -162,7 +152,8 @@ describe("every audit file operation has a deadline", () => {
         params: { name: "update_gdpr", arguments: { userId: GDPR_USER, displayName: "R" } },
       }),
     }).then((r) => r.text(), String);
-    await new Promise((r) => setTimeout(r, 200));
+    // The call has read the record: what follows is its audit intent, which hangs on /proc.
+    await until(() => sandbox.requestsTo("twosms", "GET").some((q) => q.path.includes(GDPR_USER)));
     const started = Date.now();
     child.kill("SIGTERM");
     await until(() => exited !== undefined, 10_000);
@@ -173,16 +164,16 @@ describe("every audit file operation has a deadline", () => {
 });
 
 describe("the audit log's file", () => {
-  it("a symlink in the last place is refused, and its target is not touched", async () => {
-    mkdirSync(join(dir, "logs"), { mode: 0o700 });
-    const target = join(dir, "elsewhere.txt");
+  it("a symlink in the last place is refused, and its target is not touched", async ({ audit, env }) => {
+    mkdirSync(dirname(audit.path), { mode: 0o700, recursive: true });
+    const target = join(audit.dir, "elsewhere.txt");
     writeFileSync(target, "not yours\n", { mode: 0o644 });
-    symlinkSync(target, audit);
+    symlinkSync(target, audit.path);
     const s = await startServer(env());
     try {
       const r = (await s.client.callTool({ name: "update_gdpr", arguments: { userId: GDPR_USER, displayName: "S" } })) as CallToolResult;
       expect(text(r)).toContain(
-        `the audit log at ${audit} cannot be written (it is a symbolic link; name the real file in USERS_MCP_AUDIT_LOG)`,
+        `the audit log at ${audit.path} cannot be written (it is a symbolic link; name the real file in USERS_MCP_AUDIT_LOG)`,
       );
     } finally {
       await s.close();
@@ -191,16 +182,16 @@ describe("the audit log's file", () => {
     expect(readFileSync(target, "utf8")).toBe("not yours\n");
   });
 
-  it("a directory this server creates is 0700; an existing one others can read gets a warning", async () => {
+  it("a directory this server creates is 0700; an existing one others can read gets a warning", async ({ audit, env }) => {
     const s = await startServer(env());
     try {
       await s.client.callTool({ name: "update_gdpr", arguments: { userId: GDPR_USER, displayName: "T" } });
     } finally {
       await s.close();
     }
-    expect(statSync(join(dir, "logs")).mode & 0o777).toBe(0o700);
+    expect(statSync(dirname(audit.path)).mode & 0o777).toBe(0o700);
 
-    const open = join(dir, "shared");
+    const open = join(audit.dir, "shared");
     mkdirSync(open);
     chmodSync(open, 0o755);
     const t = await startServer(env({ USERS_MCP_AUDIT_LOG: join(open, "audit.jsonl") }));
@@ -216,14 +207,14 @@ describe("the audit log's file", () => {
 });
 
 describe("users-mcp audit reads tolerantly", () => {
-  it("skips and counts odd lines by number, shows every record, and ends quietly on a closed pipe", async () => {
+  it("skips and counts odd lines by number, shows every record, and ends quietly on a closed pipe", async ({ audit, env }) => {
     const s = await startServer(env());
     try {
       for (const name of ["V", "W"]) await s.client.callTool({ name: "update_gdpr", arguments: { userId: GDPR_USER, displayName: name } });
     } finally {
       await s.close();
     }
-    const good = lines();
+    const good = audit.lines();
     const odd = [
       '{"changes":"abc"}',
       "[null]",
@@ -231,20 +222,20 @@ describe("users-mcp audit reads tolerantly", () => {
       '{"id":"__proto__","time":"2026-01-01T00:00:00Z","phase":"intent","tool":"t","provider":"p","target":"x","changes":"no","confirmation":"not_asked"}',
       "not json at all",
     ];
-    writeFileSync(audit, `${[good[0], ...odd, ...good.slice(1)].join("\n")}\n`);
-    const r = await runCli(["audit", "--json"], { USERS_MCP_AUDIT_LOG: audit });
+    writeFileSync(audit.path, `${[good[0], ...odd, ...good.slice(1)].join("\n")}\n`);
+    const r = await runCli(["audit", "--json"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(r.code).toBe(0);
     const entries = JSON.parse(r.stdout) as Array<{ outcome: string }>;
     expect(entries.map((e) => e.outcome)).toEqual(["applied", "applied"]);
     expect(r.stderr).toContain("5 lines could not be read: 2, 3, 4, 5, 6");
 
-    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit });
+    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(table.stdout).toContain("update_gdpr");
     expect(table.stdout).not.toContain("No writes recorded");
 
     // `users-mcp audit | head -1`: the reader closes the pipe early.
     const piped = spawnSync("sh", ["-c", `"${process.execPath}" "${SERVER}" audit --limit 0 | head -1`], {
-      env: { PATH: process.env.PATH, ...isolatedEnv(), USERS_MCP_AUDIT_LOG: audit },
+      env: { PATH: process.env.PATH, ...isolatedEnv(), USERS_MCP_AUDIT_LOG: audit.path },
       encoding: "utf8",
     });
     expect(piped.stdout.split("\n")[0]).toContain("Audit log");
@@ -269,7 +260,7 @@ describe("the smaller findings", () => {
     expect(r.stderr).not.toContain("ijklmnopqrstuvwxyz");
   });
 
-  it("a top-level __proto__, constructor or prototype argument is refused by name over stdio", async () => {
+  it("a top-level __proto__, constructor or prototype argument is refused by name over stdio", async ({ sandbox, env }) => {
     const s = await startServer(env());
     try {
       // The SDK's client would drop a __proto__ key while building the request: send the raw line.
@@ -296,7 +287,7 @@ describe("the smaller findings", () => {
     }
   });
 
-  it("a refusal names the offending value again: licensedStates [TX, ZZ] says ZZ", async () => {
+  it("a refusal names the offending value again: licensedStates [TX, ZZ] says ZZ", async ({ env }) => {
     const s = await startServer(env());
     try {
       const r = (await s.client.callTool({

@@ -149,7 +149,9 @@ describe("one caller's credentials never reach another caller's results or the a
     expect(entries.filter((e) => e.tool === "update_compliance" && e.outcome === "applied").length).toBeGreaterThanOrEqual(2);
   });
 
-  it("property: for any credential strings tenant A sends, tenant B's results and audit lines are byte-identical to a run without A", async () => {
+  it("property: for any credential strings tenant A sends, tenant B's results and audit lines are byte-identical to a run without A", {
+    tags: ["slow"],
+  }, async () => {
     const baseline = await runTenantB();
     const printable = fc.string({
       unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.:"{}[],@+/='.split("")),
@@ -258,7 +260,7 @@ describe("the audit log keeps its shape whatever the data", () => {
   });
 });
 
-describe("HTTP limits no sender can turn against other callers", () => {
+describe("HTTP limits no sender can turn against other callers", { tags: ["slow"] }, () => {
   let r: Remote;
   beforeAll(async () => {
     r = await startHttp({

@@ -62,7 +62,7 @@ describe("server credentials (default)", () => {
     }
   });
 
-  it("answers 300 concurrent calls, each with its own right answer", async () => {
+  it("answers 300 concurrent calls, each with its own right answer", { tags: ["slow"] }, async () => {
     const s = await startHttp(sandboxEnv(sandbox, { USERS_MCP_HTTP_TOKEN: TOKEN }));
     try {
       const client = await mcpClient(s.url, { authorization: `Bearer ${TOKEN}` });
@@ -175,7 +175,9 @@ describe("defences", () => {
     expect((await call(4)).status).toBe(200);
   });
 
-  it("closes a connection whose headers do not arrive in time; GET on /mcp is 405 (stateless); health endpoints answer", async () => {
+  it("closes a connection whose headers do not arrive in time; GET on /mcp is 405 (stateless); health endpoints answer", {
+    tags: ["slow"],
+  }, async () => {
     const port = Number(new URL(s.url).port);
     const closedAfter = await new Promise<number>((resolve) => {
       const started = Date.now();
@@ -390,7 +392,7 @@ describe("readiness", () => {
   });
 });
 
-describe("drain", () => {
+describe("drain", { tags: ["slow"] }, () => {
   it("on SIGTERM: /readyz turns 503, new calls get 503, the call under way finishes, and the process exits 0", async () => {
     const s = await startHttp(sandboxEnv(sandbox, { USERS_MCP_HTTP_TOKEN: TOKEN }));
     const auth = { authorization: `Bearer ${TOKEN}`, "mcp-protocol-version": "2025-11-25" };

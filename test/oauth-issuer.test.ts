@@ -86,7 +86,9 @@ describe("introspection: cached, capped, one attempt under a deadline", () => {
     expect(discovery.length).toBe(1);
   });
 
-  it("300 random tokens with USERS_MCP_HTTP_MAX_IN_FLIGHT=4 and a 2 s introspection: at most 4 at the issuer at once", async () => {
+  it("300 random tokens with USERS_MCP_HTTP_MAX_IN_FLIGHT=4 and a 2 s introspection: at most 4 at the issuer at once", {
+    tags: ["slow"],
+  }, async () => {
     expect((await list(await opaque())).status).toBe(200); // the issuer's metadata is known (when run alone)
     oidc.introspection.delayMs = 2_000;
     oidc.introspection.maxInFlight = 0;
@@ -119,7 +121,7 @@ describe("introspection: cached, capped, one attempt under a deadline", () => {
     expect((await list(await opaque())).status).toBe(200);
   });
 
-  it("an issuer that answers after 7 s: 503 naming the issuer within 6 s, not invalid_token", async () => {
+  it("an issuer that answers after 7 s: 503 naming the issuer within 6 s, not invalid_token", { tags: ["slow"] }, async () => {
     const token = await opaque();
     oidc.introspection.delayMs = 7_000;
     const started = Date.now();

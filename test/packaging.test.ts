@@ -1,3 +1,4 @@
+// @module-tag slow: packs the npm package and the MCP Bundle, and installs them in a clean folder
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -171,6 +172,8 @@ describe("the npm package", () => {
     expect(outside).toEqual([".env.example", "LICENSE", "README.md", "SECURITY.md", "mcp.json", "package.json"]);
     expect(shipped).toContain("dist/index.js");
     expect(pkg.dependencies ?? {}).toEqual({}); // dist/ carries its dependencies: installing fetches nothing
+    // A plain `npm pack` in a checkout writes this file beside package.json: git ignores it.
+    await run("git", ["check-ignore", "--quiet", "--no-index", info?.filename as string], { cwd: root });
 
     const prefix = tmp("npm-prefix");
     await run(

@@ -1,3 +1,4 @@
+// @module-tag slow: a real PostgreSQL (installed by scripts/ensure-postgres.mjs when missing)
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -21,6 +21,14 @@ type Answer = "accept" | "decline" | "cancel";
 type AnyResult = { content?: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 
 const WITHDRAW = { name: "update_compliance", arguments: { compliance: { acceptedSms: false } } };
+/** The confirmation lifetime of the "short" servers. */
+const SHORT_CONFIRM_MS = 300;
+/**
+ * Resolves once a state issued before `issuedBy` (a time taken after the question came back) has outlived
+ * its lifetime: the clock is the condition, so this waits for what is left of the lifetime, no more.
+ */
+const outlived = (issuedBy: number, lifetimeMs: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, issuedBy + lifetimeMs + 1 - Date.now())));
 const auditDir = () => mkdtempSync(join(tmpdir(), "users-mcp-2026-"));
 const serverEnv = (audit: string, extra: Record<string, string> = {}) => ({
   PATH: process.env.PATH ?? "",
@@ -170,7 +178,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     [remote, other, short] = await Promise.all([
       startHttp(serverEnv(audit, { USERS_MCP_HTTP_MAX_IN_FLIGHT: "16" }), ["--sandbox"]),
       startHttp(serverEnv(join(auditDir(), "audit.jsonl")), ["--sandbox"]),
-      startHttp(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: "300" }), ["--sandbox"]),
+      startHttp(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: String(SHORT_CONFIRM_MS) }), ["--sandbox"]),
     ]);
   });
   afterAll(async () => {
@@ -284,7 +292,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     expect(upstreamWrites()).toBe(before);
     // An answer after USERS_MCP_CONFIRM_TIMEOUT_MS is too late.
     const late = await ask(short, gdpr("late@example.org"));
-    await new Promise((r) => setTimeout(r, 400));
+    await outlived(Date.now(), SHORT_CONFIRM_MS);
     const expired = await modernPost(short.url, "tools/call", {
       ...gdpr("late@example.org"),
       inputResponses: accept,
@@ -332,7 +340,7 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
     expect(upstreamWrites()).toBe(before);
   });
 
-  it("subscriptions/listen is acknowledged and held open without taking an in-flight slot", async () => {
+  it("subscriptions/listen is acknowledged (no notifications), completed at once, and takes no in-flight slot", async () => {
     const controllers = Array.from({ length: 200 }, () => new AbortController());
     const streams = await Promise.all(
       controllers.map((c) =>
@@ -353,9 +361,14 @@ describe("confirmation through Multi Round-Trip Requests, on the wire", () => {
       ),
     );
     expect(streams.every((s) => s.status === 200 && /text\/event-stream/.test(s.headers.get("content-type") ?? ""))).toBe(true);
-    const reader = streams[0]?.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toContain("notifications/subscriptions/acknowledged");
+    // What the wire carries: the acknowledgement, naming no notifications (the tool list never changes),
+    // then the request's result, and the end of the stream. Nothing is held open.
+    const messages = (await streams[0]?.text())
+      ?.split("\n")
+      .filter((l) => l.startsWith("data: "))
+      .map((l) => JSON.parse(l.slice(6)) as { method?: string; params?: { notifications?: unknown }; result?: { resultType?: string } });
+    expect(messages?.map((m) => m.method ?? m.result?.resultType)).toEqual(["notifications/subscriptions/acknowledged", "complete"]);
+    expect(messages?.[0]?.params?.notifications).toEqual({});
     // 200 idle listeners on a server that runs at most 16 calls at once: calls are still served.
     const calls = await Promise.all(
       Array.from({ length: 8 }, () => modernPost(remote.url, "tools/call", { name: "get_current_user", arguments: {} })),
@@ -409,7 +422,7 @@ describe("confirmation through Multi Round-Trip Requests over stdio, on the wire
     audit = join(auditDir(), "audit.jsonl");
     main = new RawStdio(serverEnv(audit));
     other = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl")));
-    short = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: "300" }));
+    short = new RawStdio(serverEnv(join(auditDir(), "audit.jsonl"), { USERS_MCP_CONFIRM_TIMEOUT_MS: String(SHORT_CONFIRM_MS) }));
     for (const s of [main, other, short])
       expect((await s.request("server/discover", {})).result).toMatchObject({ supportedVersions: ["2026-07-28"] });
   });
@@ -449,7 +462,7 @@ describe("confirmation through Multi Round-Trip Requests over stdio, on the wire
     expect(textOf((await answer(other, gdpr("stdio-moved@example.org"), state)).result)).toMatch(/does not open under this server's key/);
     expect(textOf((await answer(main, gdpr("stdio-else@example.org"), state)).result)).toMatch(/issued for a different call/);
     const late = await ask(short, gdpr("stdio-late@example.org"));
-    await new Promise((r) => setTimeout(r, 400));
+    await outlived(Date.now(), SHORT_CONFIRM_MS);
     expect(textOf((await answer(short, gdpr("stdio-late@example.org"), late)).result)).toMatch(/came too late/);
     expect(intents()).toBe(before);
     // Meanwhile another confirmed change moves the same field; the first answer then meets a moved record.

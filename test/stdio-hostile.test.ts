@@ -28,7 +28,9 @@ describe("stdout hygiene", () => {
     ]);
   });
 
-  it("stays pure JSON-RPC through every upstream fault, oversized and deep arguments, and garbage on stdin", async () => {
+  it("stays pure JSON-RPC through every upstream fault, oversized and deep arguments, and garbage on stdin", {
+    tags: ["slow"],
+  }, async () => {
     const s = await startServer(sandboxEnv(sandbox, { USERS_MCP_TIMEOUT_MS: "1500", USERS_MCP_LOG_LEVEL: "debug" }));
     const call = (name: string, args: Record<string, unknown> = {}) =>
       s.client.callTool({ name, arguments: args }) as Promise<CallToolResult>;

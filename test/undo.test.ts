@@ -1,11 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { CallToolResult, ElicitRequest } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { describe, expect } from "vitest";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
-import { type Answer, runCli, SANDBOX_CREDENTIALS, type StdioServer, sandboxEnv, startServer } from "./harness.js";
+import { out, text, type WriteFixtures, writeTest } from "./fixture.js";
+import { type Answer, runCli, SANDBOX_CREDENTIALS, type StdioServer, startServer } from "./harness.js";
 import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
 
 // list_writes and revert_write through the SDK's client over stdio (and HTTP caller mode for tenants),
@@ -14,36 +11,15 @@ import { MCP_HEADERS, type Remote, startHttp } from "./http-harness.js";
 const LC_USER = "0IHuJvc2ofPAAA8GzTRi";
 const GDPR_USER = SANDBOX_TWOSMS_USER_ID;
 
-let sandbox: Sandbox;
-let audit: string;
-beforeAll(async () => {
-  sandbox = await startSandbox();
-});
-afterAll(() => sandbox.close());
-beforeEach(() => {
-  sandbox.reset();
-  audit = join(mkdtempSync(join(tmpdir(), "users-mcp-undo-")), "audit.jsonl");
-});
-
-const out = (r: CallToolResult) => r.structuredContent as Record<string, unknown>;
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-const records = () =>
-  readFileSync(audit, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const it = writeTest();
 
 async function withServer(
+  env: WriteFixtures["env"],
   run: (call: (tool: string, args: Record<string, unknown>) => Promise<CallToolResult>, s: StdioServer) => Promise<void>,
   extra: Record<string, string> = {},
   elicit?: Answer,
 ): Promise<void> {
-  const s = await startServer(
-    { ...sandboxEnv(sandbox), USERS_MCP_AUDIT_LOG: audit, USERS_MCP_CONFIRM: elicit ? "ask" : "off", ...extra },
-    [],
-    [],
-    elicit ? { elicit } : {},
-  );
+  const s = await startServer(env({ USERS_MCP_CONFIRM: elicit ? "ask" : "off", ...extra }), [], [], elicit ? { elicit } : {});
   try {
     await run((tool, args) => s.client.callTool({ name: tool, arguments: args }) as Promise<CallToolResult>, s);
   } finally {
@@ -55,8 +31,8 @@ async function withServer(
 const compliance = (r: CallToolResult) => (out(r).record as { compliance: Record<string, unknown> }).compliance;
 
 describe("list_writes", () => {
-  it("lists writes newest first with each change, filters by target, tool, time and limit", async () => {
-    await withServer(async (call) => {
+  it("lists writes newest first with each change, filters by target, tool, time and limit", async ({ env }) => {
+    await withServer(env, async (call) => {
       const a = out(await call("update_compliance", { compliance: { licensedStates: { add: ["CA"] } } }));
       const b = out(await call("update_user", { userId: LC_USER, firstName: "Jon" }));
       const c = out(await call("update_gdpr", { userId: GDPR_USER, displayName: "Priya S." }));
@@ -81,8 +57,9 @@ describe("list_writes", () => {
     });
   });
 
-  it("with the audit log off, says so and names USERS_MCP_AUDIT_LOG; it is served in --read-only", async () => {
+  it("with the audit log off, says so and names USERS_MCP_AUDIT_LOG; it is served in --read-only", async ({ env }) => {
     await withServer(
+      env,
       async (call, s) => {
         const r = await call("list_writes", {});
         expect(r.isError).toBe(true);
@@ -118,8 +95,8 @@ const FLOWS = [
 ];
 
 describe.each(FLOWS)("revert_write on $tool", ({ tool, write, read, holds }) => {
-  it("lists the write, previews its undo, undoes it once, and refuses a second time; records carry revertOf", async () => {
-    await withServer(async (call) => {
+  it("lists the write, previews its undo, undoes it once, and refuses a second time; records carry revertOf", async ({ audit, env }) => {
+    await withServer(env, async (call) => {
       const w = out(await call(tool, write));
       expect(w.applied).toBe(true);
       expect(holds(out(await call(read[0], read[1])))).toBe(false);
@@ -133,13 +110,15 @@ describe.each(FLOWS)("revert_write on $tool", ({ tool, write, read, holds }) => 
       expect(out(undo).applied).toBe(true);
       expect(holds(out(await call(read[0], read[1])))).toBe(true);
       const twice = await call("revert_write", { auditId: w.auditId });
-      expect(text(twice)).toContain("already undone");
+      expect(twice.isError, text(twice)).toBeFalsy();
+      expect(out(twice)).toMatchObject({ applied: false, changed: [], message: expect.stringContaining("already undone") });
       const top = (out(await call("list_writes", { limit: 2 })).writes as Array<Record<string, unknown>>) ?? [];
       expect(top[0]).toMatchObject({ tool, revertOf: w.auditId, outcome: "applied" });
       expect(top[1]).toMatchObject({ auditId: w.auditId, revertedBy: out(undo).auditId });
     });
     expect(
-      records()
+      audit
+        .records()
         .filter((r) => r.revertOf)
         .map((r) => [r.tool, r.phase]),
     ).toEqual([
@@ -150,8 +129,8 @@ describe.each(FLOWS)("revert_write on $tool", ({ tool, write, read, holds }) => 
 });
 
 describe("revert_write, for each write tool", () => {
-  it("update_compliance: dry run, revert, revert twice; later list additions are kept", async () => {
-    await withServer(async (call) => {
+  it("update_compliance: dry run, revert, revert twice; later list additions are kept", async ({ sandbox, audit, env }) => {
+    await withServer(env, async (call) => {
       const first = out(await call("update_compliance", { compliance: { licensedStates: { add: ["CA"] }, acceptedEmail: false } }));
       await call("update_compliance", { compliance: { licensedStates: { add: ["NY"] } } });
       const dry = await call("revert_write", { auditId: first.auditId, dryRun: true });
@@ -168,24 +147,46 @@ describe("revert_write, for each write tool", () => {
       expect(compliance(undo)).toMatchObject({ acceptedEmail: true, licensedStates: ["TX", "OK", "NY"] });
 
       const again = await call("revert_write", { auditId: first.auditId });
-      expect(again.isError).toBe(true);
-      expect(text(again)).toContain(`Nothing to undo: write ${first.auditId} was already undone by write ${out(undo).auditId}`);
+      // A plain result like "already holds the earlier values": the record is where the caller wants it.
+      expect(again.isError, text(again)).toBeFalsy();
+      expect(out(again)).toMatchObject({ applied: false, dryRun: false, changed: [], confirmation: "not_asked" });
+      expect(out(again).message).toBe(
+        `Nothing to undo: write ${first.auditId} was already undone by write ${out(undo).auditId}. Nothing was written.`,
+      );
       expect(sandbox.requestsTo("leadping", "PUT")).toHaveLength(3);
 
       const listed = out(await call("list_writes", { limit: 1 })).writes as Array<Record<string, unknown>>;
       expect(listed[0]).toMatchObject({ auditId: out(undo).auditId, revertOf: first.auditId, tool: "update_compliance" });
     });
-    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit });
+    const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(table.stdout).toMatch(/update_compliance .*applied \(undo of [0-9a-f]{8}\)/);
-    const undoRecords = records().filter((r) => r.revertOf);
+    const undoRecords = audit.records().filter((r) => r.revertOf);
     expect(undoRecords.map((r) => [r.phase, r.outcome ?? null])).toEqual([
       ["intent", null],
       ["outcome", "applied"],
     ]);
+    // The table shows each write's whole id, the one revert_write takes.
+    expect(table.stdout).toMatch(/confirmation\s+auditId\n/);
+    for (const r of audit.records()) expect(table.stdout).toContain(String(r.id));
   });
 
-  it("update_user: a scalar that moved since is a Conflict naming what the write left and what is there now", async () => {
-    await withServer(async (call) => {
+  it("two undos of one write at once: one applies, the other answers already undone as a plain result", async ({ sandbox, env }) => {
+    await withServer(env, async (call) => {
+      const first = out(await call("update_user", { userId: LC_USER, firstName: "Jon" }));
+      const both = await Promise.all([1, 2].map(() => call("revert_write", { auditId: first.auditId })));
+      for (const r of both) expect(r.isError, text(r)).toBeFalsy();
+      const applied = both.filter((r) => out(r).applied);
+      expect(applied).toHaveLength(1);
+      const other = both.find((r) => !out(r).applied);
+      expect(out(other as CallToolResult).message).toBe(
+        `Nothing to undo: write ${first.auditId} was already undone by write ${out(applied[0] as CallToolResult).auditId}. Nothing was written.`,
+      );
+      expect(sandbox.requestsTo("leadconnector", "PUT")).toHaveLength(2);
+    });
+  });
+
+  it("update_user: a scalar that moved since is a Conflict naming what the write left and what is there now", async ({ sandbox, env }) => {
+    await withServer(env, async (call) => {
       const first = out(await call("update_user", { userId: LC_USER, firstName: "Jon", lastName: "Snow" }));
       await call("update_user", { userId: LC_USER, firstName: "Jim" });
       const r = await call("revert_write", { auditId: first.auditId });
@@ -196,8 +197,8 @@ describe("revert_write, for each write tool", () => {
     });
   });
 
-  it("update_user: a write whose fields already hold their earlier values writes nothing and says so", async () => {
-    await withServer(async (call) => {
+  it("update_user: a write whose fields already hold their earlier values writes nothing and says so", async ({ sandbox, env }) => {
+    await withServer(env, async (call) => {
       const before = out(await call("get_user", { userId: LC_USER })).firstName;
       const first = out(await call("update_user", { userId: LC_USER, firstName: "Jon" }));
       await call("update_user", { userId: LC_USER, firstName: before });
@@ -211,8 +212,9 @@ describe("revert_write, for each write tool", () => {
     });
   });
 
-  it("update_gdpr: credentials cannot be restored; skipCredentials reverts the rest and says what was left", async () => {
+  it("update_gdpr: credentials cannot be restored; skipCredentials reverts the rest and says what was left", async ({ sandbox, env }) => {
     await withServer(
+      env,
       async (call) => {
         const pinOnly = out(await call("update_gdpr", { userId: GDPR_USER, pin: "4821" }));
         const r1 = await call("revert_write", { auditId: pinOnly.auditId });
@@ -235,8 +237,8 @@ describe("revert_write, for each write tool", () => {
     );
   });
 
-  it("unknown id, and a write that was not applied, are refused; nothing is sent", async () => {
-    await withServer(async (call) => {
+  it("unknown id, and a write that was not applied, are refused; nothing is sent", async ({ sandbox, env }) => {
+    await withServer(env, async (call) => {
       const r = await call("revert_write", { auditId: "00000000-0000-4000-8000-000000000000" });
       expect(text(r)).toContain('No write with id "00000000-0000-4000-8000-000000000000" in this server\'s audit log');
       sandbox.fault({ provider: "leadconnector", method: "PUT", status: 422, body: { statusCode: 422, message: ["phone is invalid"] } });
@@ -248,9 +250,10 @@ describe("revert_write, for each write tool", () => {
     });
   });
 
-  it("undoing a consent grant is a withdrawal: the person is asked, and a decline writes nothing", async () => {
+  it("undoing a consent grant is a withdrawal: the person is asked, and a decline writes nothing", async ({ sandbox, audit, env }) => {
     const asked: ElicitRequest["params"][] = [];
     await withServer(
+      env,
       async (call) => {
         const grant = out(await call("update_compliance", { compliance: { acceptedBaa: true } }));
         expect(grant.confirmation).toBe("not_asked");
@@ -266,16 +269,16 @@ describe("revert_write, for each write tool", () => {
         return { action: "decline" };
       },
     );
-    const declined = records().filter((r) => r.revertOf);
+    const declined = audit.records().filter((r) => r.revertOf);
     expect(declined.map((r) => [r.phase, r.outcome, r.confirmation])).toEqual([["outcome", "declined", "declined"]]);
   });
 
-  it("an id from the log on disk survives a restart", async () => {
+  it("an id from the log on disk survives a restart", async ({ env }) => {
     let id: unknown;
-    await withServer(async (call) => {
+    await withServer(env, async (call) => {
       id = out(await call("update_gdpr", { userId: GDPR_USER, timeZone: "Eastern Standard Time" })).auditId;
     });
-    await withServer(async (call) => {
+    await withServer(env, async (call) => {
       const r = await call("revert_write", { auditId: id });
       expect(r.isError, text(r)).toBeFalsy();
       expect(out(r).changed).toEqual([{ field: "timeZone", before: "Eastern Standard Time", after: "GMT Standard Time" }]);
@@ -284,18 +287,8 @@ describe("revert_write, for each write tool", () => {
 });
 
 describe("tenants in caller mode", () => {
-  let r: Remote;
-  beforeAll(async () => {
-    r = await startHttp({
-      USERS_MCP_HTTP_CREDENTIALS: "caller",
-      LEADPING_BASE_URL: sandbox.baseUrls.leadping,
-      USERS_MCP_AUDIT_LOG: join(mkdtempSync(join(tmpdir(), "users-mcp-undo-http-")), "audit.jsonl"),
-      USERS_MCP_CONFIRM: "off",
-    });
-  });
-  afterAll(() => r?.stop());
-
-  const call = async (token: string, name: string, args: Record<string, unknown>) => {
+  /** A tools/call over HTTP with a caller's own Leadping token. */
+  const caller = (r: Remote) => async (token: string, name: string, args: Record<string, unknown>) => {
     const res = await fetch(r.url, {
       method: "POST",
       headers: { ...MCP_HEADERS, "mcp-protocol-version": "2025-11-25", "x-leadping-token": token },
@@ -304,18 +297,29 @@ describe("tenants in caller mode", () => {
     return ((await res.json()) as { result: CallToolResult }).result;
   };
 
-  it("a tenant sees only its own writes, and another tenant's id is no write at all", async () => {
-    const a = SANDBOX_CREDENTIALS.leadpingToken;
-    const b = SANDBOX_CREDENTIALS.leadpingLegacyToken;
-    const mine = out(await call(a, "update_compliance", { compliance: { licensedProducts: { add: ["Annuities"] } } }));
-    expect(mine.applied).toBe(true);
-    expect(out(await call(b, "list_writes", {})).count).toBe(0);
-    const theirs = await call(b, "revert_write", { auditId: mine.auditId });
-    expect(theirs.isError).toBe(true);
-    expect(text(theirs)).toContain(`No write with id "${mine.auditId}"`);
-    expect(out(await call(a, "list_writes", {})).count).toBe(1);
-    const undo = await call(a, "revert_write", { auditId: mine.auditId });
-    expect(undo.isError, text(undo)).toBeFalsy();
-    expect((compliance(undo).licensedProducts as string[]).includes("Annuities")).toBe(false);
+  it("a tenant sees only its own writes, and another tenant's id is no write at all", async ({ sandbox, audit }) => {
+    const r = await startHttp({
+      USERS_MCP_HTTP_CREDENTIALS: "caller",
+      LEADPING_BASE_URL: sandbox.baseUrls.leadping,
+      USERS_MCP_AUDIT_LOG: audit.path,
+      USERS_MCP_CONFIRM: "off",
+    });
+    try {
+      const call = caller(r);
+      const a = SANDBOX_CREDENTIALS.leadpingToken;
+      const b = SANDBOX_CREDENTIALS.leadpingLegacyToken;
+      const mine = out(await call(a, "update_compliance", { compliance: { licensedProducts: { add: ["Annuities"] } } }));
+      expect(mine.applied).toBe(true);
+      expect(out(await call(b, "list_writes", {})).count).toBe(0);
+      const theirs = await call(b, "revert_write", { auditId: mine.auditId });
+      expect(theirs.isError).toBe(true);
+      expect(text(theirs)).toContain(`No write with id "${mine.auditId}"`);
+      expect(out(await call(a, "list_writes", {})).count).toBe(1);
+      const undo = await call(a, "revert_write", { auditId: mine.auditId });
+      expect(undo.isError, text(undo)).toBeFalsy();
+      expect((compliance(undo).licensedProducts as string[]).includes("Annuities")).toBe(false);
+    } finally {
+      await r.stop();
+    }
   });
 });

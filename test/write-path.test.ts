@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SANDBOX_TWOSMS_USER_ID } from "../src/sandbox/twosms.js";
 import { PREVIEW_TTL_MS, PreviewTokens } from "../src/writes/preview.js";
 import { type Harness, SANDBOX_CREDENTIALS, startHarness, until } from "./harness.js";
@@ -91,7 +91,7 @@ describe("parallel writes to one record lose nothing", () => {
     expect(same.map((r) => r.method)).toEqual(["GET", "POST", "GET", "POST"]);
   });
 
-  it("a queued call that runs out of time leaves the queue and never writes; a dry run does not wait", async () => {
+  it("a queued call that runs out of time leaves the queue and never writes; a dry run does not wait", { tags: ["slow"] }, async () => {
     // Two servers in one process share the queue (same credentials, same upstream): the first write
     // hangs for longer than the second call's whole deadline.
     const slow = await startHarness({ env: { USERS_MCP_CONFIRM: "off", USERS_MCP_TIMEOUT_MS: "4000" }, shareSandbox: h.sandbox });
@@ -128,15 +128,19 @@ describe("a queued call cancelled by the client", () => {
     h.sandbox.fault({ provider: "leadping", method: "PUT", delayMs: 600, kind: "pass" });
     const first = h.call("update_compliance", { compliance: { acceptedBaa: true } });
     await until(() => h.sandbox.requestsTo("leadping", "PUT").length === 1);
+    const turns = vi.spyOn((await h.runtime.state()).queues, "turn");
     const abort = new AbortController();
     const queued = h.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedEmail: false } } }, undefined, {
       signal: abort.signal,
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // The second call is waiting for the record's turn, behind the first.
+    await until(() => turns.mock.calls.length === 1);
     abort.abort();
     await expect(queued).rejects.toThrow();
+    // The server saw the cancellation: the waiting call left the queue.
+    await expect(turns.mock.results[0]?.value).rejects.toBeDefined();
+    turns.mockRestore();
     expect((await first).isError).toBeFalsy();
-    await new Promise((r) => setTimeout(r, 200));
     // Only the first call read and wrote: the cancelled one never reached the upstream.
     expect(h.sandbox.requestsTo("leadping").map((r) => r.method)).toEqual(["GET", "PUT"]);
     expect(compliance(h)).toMatchObject({ acceptedBaa: true, acceptedEmail: true });

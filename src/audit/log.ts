@@ -418,7 +418,7 @@ export function actorWords(actor: Actor | undefined): string {
 export function renderAuditTable(entries: AuditEntry[]): string {
   if (entries.length === 0) return "No writes recorded.\n";
   const rows = [
-    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation"],
+    ["time", "tool", "target", "fields", "outcome", ...(entries.some((e) => e.actor) ? ["by"] : []), "confirmation", "auditId"],
     ...entries.map((e) => [
       e.time,
       e.tool,
@@ -427,6 +427,8 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       `${e.outcome}${e.incomplete ? "*" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
       ...(entries.some((x) => x.actor) ? [actorWords(e.actor)] : []),
       e.confirmation,
+      // The whole id, as revert_write takes it.
+      e.id,
     ]),
   ];
   // Whatever a cell holds (a name from a token's claims, a target from an upstream), one record stays one line.

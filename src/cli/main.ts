@@ -146,7 +146,7 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
   logUncaught(logger);
   const routes = credentialRoutes(config);
   const ready = sandbox.sandboxUrl
-    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched`
+    ? `users-mcp ${VERSION} ready on stdio in SANDBOX mode: fake upstreams at ${sandbox.sandboxUrl}, demo data only, nothing real is touched; ${sandboxAuditWords(config)}`
     : `users-mcp ${VERSION} ready on stdio; ${routes.some((r) => r.configured) ? routes.map((r) => r.summary).join("; ") : "no provider configured (tools will say which variables to set)"}${settingsFile ? `; settings file ${settingsFile}` : ""}`;
   try {
     await serveStdio(config, logger, ready, () => sandbox.close());
@@ -160,6 +160,12 @@ async function serveLocal(sandbox: Sandboxed, logger: Logger, settingsFile: stri
 }
 
 type Sandboxed = Awaited<ReturnType<typeof withSandbox>>;
+
+/** Where the sandbox's fake writes are recorded (its own file unless USERS_MCP_AUDIT_LOG names one). */
+function sandboxAuditWords(config: Config): string {
+  if (config.databaseUrl) return "its writes are recorded in PostgreSQL (USERS_MCP_DATABASE_URL), marked sandbox";
+  return config.auditLog ? `its writes are recorded in ${config.auditLog}` : "no audit log (USERS_MCP_AUDIT_LOG=off)";
+}
 
 /** A bug that escapes a call is logged (redacted, to stderr) and the server keeps serving the others. */
 function logUncaught(logger: Logger): void {
@@ -197,7 +203,7 @@ async function serveRemote(sandbox: Sandboxed, logger: Logger): Promise<void> {
     config.http.credentials === "caller"
       ? "caller credentials (each request brings its own X-Leadping-Token, X-LeadConnector-Token, X-TwoSMS-* headers)"
       : config.sandbox
-        ? "SANDBOX: fake upstreams, demo data only"
+        ? `SANDBOX: fake upstreams, demo data only; ${sandboxAuditWords(config)}`
         : credentialRoutes(config)
             .filter((r) => r.configured)
             .map((r) => r.summary)

@@ -20,7 +20,7 @@ import type { Config } from "../settings/config.js";
 import type { ToolDefinition, ToolDeps } from "../tools/define.js";
 import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
 import type { ConfirmStates } from "../writes/confirm-state.js";
-import type { WriteServices } from "../writes/pipeline.js";
+import type { NamedRecord, WriteServices } from "../writes/pipeline.js";
 import { checkArgumentShape } from "./arguments.js";
 import {
   type Caller,
@@ -32,10 +32,12 @@ import {
   streamConfirmer,
   whyCannotAsk,
 } from "./confirmers.js";
+import { envelopeOf } from "./envelope.js";
 import { describeError, describeIssues } from "./explain.js";
 import type { LazyJsonSchemaValidator } from "./lazy-validator.js";
 import type { Catalog, Runtime } from "./runtime.js";
 import type { RuntimeState } from "./state.js";
+import { RECORD_META } from "./views.js";
 
 // The tools/call path, loaded on the first call (src/mcp/server.ts imports it on demand): argument
 // checks, the tools' handlers and their dependencies, confirmation, error explanations. Nothing here is
@@ -75,6 +77,8 @@ export interface CallScope extends Omit<ServerDeps, "shutdown"> {
   shutdown: AbortSignal | undefined;
   server: Server;
   validator: LazyJsonSchemaValidator;
+  /** The client of this request declared MCP Apps. */
+  showsViews(ctx: ServerContext): boolean;
 }
 
 /**
@@ -99,14 +103,15 @@ export async function callTool(
   runtime.busy.add();
   try {
     const input = checkArguments(tool, params.arguments ?? {});
-    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, state, clients, tool, extra));
+    let record: NamedRecord | undefined; // the record a write applies to, for a host's review view
+    const handled: unknown = await tool.handler(input, ctx, await toolDeps(call, { state, clients, tool, extra }, (r) => (record = r)));
     if (handled instanceof PendingQuestion) {
       runtime.logger.info(`${tool.name}: asking the person to confirm`, { ms: Date.now() - started });
       return askAndComeBack(handled);
     }
     const output = cleanOutput(handled, ctx.secrets);
     runtime.logger.info(`${tool.name}: ok`, { ms: Date.now() - started });
-    return successResult(output, runtime.config);
+    return successResult(output, runtime.config, record && call.showsViews(extra) ? record : undefined);
   } catch (err) {
     logFailure(runtime.logger, tool.name, err, Date.now() - started, (text) => ctx.scrub(text));
     return failureResult(err, tool, call, ctx);
@@ -147,10 +152,8 @@ function checkArguments(tool: ToolDefinition, args: Record<string, unknown>): un
 /** What the handler is given: reads get the settings, clients and log; writes also the write path's services. */
 async function toolDeps(
   call: CallScope,
-  state: RuntimeState,
-  clients: Clients,
-  tool: ToolDefinition,
-  extra: ServerContext,
+  { state, clients, tool, extra }: { state: RuntimeState; clients: Clients; tool: ToolDefinition; extra: ServerContext },
+  named: (r: NamedRecord) => void,
 ): Promise<ToolDeps> {
   const { runtime, tenant, actor, server, validator, legacyHttp } = call;
   const { config, logger } = runtime;
@@ -165,19 +168,20 @@ async function toolDeps(
     client: clientOf(server, extra) ?? legacyHttp?.declared?.client,
     tenant,
     actor,
+    named,
   };
   return { ...deps, writes };
 }
 
-/** A result: the output as structured content and as compact JSON text (hosts that pass text on pay per byte). */
-function successResult(output: unknown, config: Config): CallToolResult {
+/**
+ * A result: the output as structured content and as compact JSON text (hosts that pass text on pay per byte);
+ * for a host with views, the record a write applies to in `_meta`.
+ */
+function successResult(output: unknown, config: Config, record: NamedRecord | undefined): CallToolResult {
   const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(output) }];
   if (config.sandbox) content.push({ type: "text", text: SANDBOX_NOTE });
-  return {
-    content,
-    structuredContent: output as Record<string, unknown>,
-    ...(config.sandbox ? { _meta: { "users-mcp/sandbox": true } } : {}),
-  };
+  const meta = { ...(config.sandbox ? { "users-mcp/sandbox": true } : {}), ...(record ? { [RECORD_META]: record } : {}) };
+  return { content, structuredContent: output as Record<string, unknown>, ...(Object.keys(meta).length ? { _meta: meta } : {}) };
 }
 
 /** What a failed call answers: in words an agent can act on, and no secret in them. */
@@ -236,16 +240,6 @@ async function keysOrRefusal(state: RuntimeState) {
       `Refused: ${(err as Error).message}; the key that signs previews and confirmations is kept there. Nothing was sent upstream. Reads still work; try the write again when the database is back.`,
     );
   }
-}
-
-/** The request's MCP 2026-07-28 envelope, when it carries one: protocol version, client, capabilities. */
-function envelopeOf(ctx: ServerContext) {
-  const e = ctx.mcpReq.envelope as Record<string, unknown> | undefined; // the SDK types it as an empty object
-  if (!e) return undefined;
-  return {
-    capabilities: e["io.modelcontextprotocol/clientCapabilities"] as ClientCapabilities | undefined,
-    client: e["io.modelcontextprotocol/clientInfo"] as { name?: string; version?: string } | undefined,
-  };
 }
 
 /** The MCP client, as it named itself: in this request's envelope (2026-07-28) or at initialize (2025). */

@@ -464,7 +464,7 @@ export function loadConfig(
       mode: confirmMode(cleaned.USERS_MCP_CONFIRM, e.USERS_MCP_CONFIRM, overrides.http),
       timeoutMs: e.USERS_MCP_CONFIRM_TIMEOUT_MS,
     },
-    auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env),
+    auditLog: auditLogPath(e.USERS_MCP_AUDIT_LOG, env, overrides.sandbox ?? e.USERS_MCP_SANDBOX),
     http: {
       port: overrides.httpPort ?? e.USERS_MCP_HTTP_PORT,
       host: overrides.httpHost ?? e.USERS_MCP_HTTP_HOST ?? "127.0.0.1",
@@ -496,16 +496,17 @@ export function loadConfig(
 
 /**
  * The audit log: USERS_MCP_AUDIT_LOG (a path, or off), else $XDG_STATE_HOME/users-mcp/audit.jsonl,
- * else ~/.local/state/users-mcp/audit.jsonl.
+ * else ~/.local/state/users-mcp/audit.jsonl. The sandbox's fake writes go to sandbox-audit.jsonl beside
+ * it, so the real log never lists writes of a trial that no later session can undo.
  */
-export function auditLogPath(value: string | undefined, env: Record<string, string | undefined>): string | undefined {
+export function auditLogPath(value: string | undefined, env: Record<string, string | undefined>, sandbox = false): string | undefined {
   if (value !== undefined) {
     if (["off", "false", "0", "no", "none"].includes(value.trim().toLowerCase())) return undefined;
     return resolve(value);
   }
   const state = env.XDG_STATE_HOME?.trim();
   const base = state && isAbsolute(state) ? state : join(env.HOME?.trim() || homedir(), ".local", "state");
-  return join(base, "users-mcp", "audit.jsonl");
+  return join(base, "users-mcp", sandbox ? "sandbox-audit.jsonl" : "audit.jsonl");
 }
 
 /** Where a setting's value came from, for people: "environment", "file PATH", or "default". */

@@ -88,17 +88,18 @@ function undoContract(
   deps: ToolDeps,
 ): WriteContract<RevertArgs, unknown> {
   const asBefore = contract.revertArgs(w.target, Object.fromEntries(changes.map((c) => [c.field, c.before])));
+  let undoneBy: string | undefined;
   return {
     ...contract,
     target: (_args, d) => contract.target(asBefore, d),
     async read(ctx, _args, d) {
       // Inside the record's turn: an undo that finished while this one queued is seen here.
       await history.sync();
-      const again = await history.find(w.id, deps.tenant, deps.config.sandbox);
-      if (again?.revertedBy) throw alreadyUndone(w, again.revertedBy);
+      undoneBy = (await history.find(w.id, deps.tenant, deps.config.sandbox))?.revertedBy;
       return contract.read(ctx, asBefore, d);
     },
     plan(_args, current, d): WritePlan<unknown> {
+      if (undoneBy !== undefined) return nothingToSend(alreadyUndone(w, undoneBy));
       const stored = contract.stored(current);
       const moved: string[] = [];
       const values: Record<string, unknown> = {};
@@ -116,13 +117,7 @@ function undoContract(
         );
       const left = skipped.length ? ` Left as they are (they cannot be restored): ${skipped.join(", ")}.` : "";
       if (Object.keys(values).length === 0)
-        return {
-          changed: [],
-          warnings: [],
-          seen: {},
-          unchangedMessage: `Nothing to undo: the record already holds the values from before write ${w.id}. Nothing was written.${left}`,
-          send: () => Promise.reject(new Error("nothing to send")),
-        };
+        return nothingToSend(`Nothing to undo: the record already holds the values from before write ${w.id}. Nothing was written.${left}`);
       const plan = contract.plan(contract.revertArgs(w.target, values), current, d);
       return { ...plan, note: `This undoes write ${w.id} (${w.tool} at ${w.time}).${left}` };
     },
@@ -132,8 +127,21 @@ function undoContract(
   };
 }
 
+/**
+ * A write already undone is a plain result, not an error, as is one whose fields already hold their earlier
+ * values: either way the record is where the caller wants it, and revert_write is idempotent, so a second
+ * call for the same write is an answer ("nothing to do"), not a failure an agent should retry or report.
+ */
 const alreadyUndone = (w: IndexedWrite, by: string) =>
-  new RefusalError(`Nothing to undo: write ${w.id} was already undone by write ${by}. Nothing was written.`);
+  `Nothing to undo: write ${w.id} was already undone by write ${by}. Nothing was written.`;
+
+const nothingToSend = (message: string): WritePlan<unknown> => ({
+  changed: [],
+  warnings: [],
+  seen: {},
+  unchangedMessage: message,
+  send: () => Promise.reject(new Error("nothing to send")),
+});
 
 export const revertWrite = defineTool("revert_write", {
   title: "Undo a write (from the audit log)",
@@ -164,7 +172,14 @@ export const revertWrite = defineTool("revert_write", {
     if (!revertible) throw new RefusalError(`Write ${w.id} was made by ${w.tool}, which revert_write cannot undo.`);
     if (w.outcome !== "applied")
       throw new RefusalError(`Nothing to undo: write ${w.id} was not applied (outcome: ${w.outcome}). Nothing was written.`);
-    if (w.revertedBy) throw alreadyUndone(w, w.revertedBy);
+    if (w.revertedBy)
+      return {
+        applied: false,
+        dryRun: args.dryRun,
+        changed: [],
+        confirmation: "not_asked" as const,
+        message: alreadyUndone(w, w.revertedBy),
+      };
     const [changes = []] = await history.changes([w]);
     const blocked = changes.filter((c) => unrestorable(c, revertible.contract));
     const names = blocked.map((c) => c.field).join(", ");

@@ -114,6 +114,7 @@ export const updateCompliance = defineWriteTool("update_compliance", {
       };
     },
     subject: (u: LeadpingUser) => u.name ?? ([u.firstName, u.lastName].filter(Boolean).join(" ") || (u.email ?? "the token's user")),
+    recordId: (u) => u.id ?? undefined,
     stored: (u) => u.compliance ?? {},
     view: (u) => ({ compliance: u.compliance ?? {} }),
     labels: LABELS,

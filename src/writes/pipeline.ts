@@ -46,6 +46,16 @@ export interface WriteServices {
   tenant?: string | undefined;
   /** Who signed in (OAuth): on every audit record of the write. */
   actor?: Actor | undefined;
+  /** Told which record the write applies to, once it is read (the MCP layer passes it on to views). */
+  named?: ((record: NamedRecord) => void) | undefined;
+}
+
+/** The record a write applies to, as a person recognises it: the tool called, the platform, its id and whose it is. */
+export interface NamedRecord {
+  tool: string;
+  provider: Provider;
+  id: string;
+  name: string;
 }
 
 /** What a tool's merge decided: the change, and how to send it. */
@@ -73,6 +83,8 @@ export interface WriteContract<Args, Rec> {
   plan(args: Args, current: Rec, deps: WriteDeps): WritePlan<Rec>;
   /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */
   subject(record: Rec): string;
+  /** The record's own id, where the target names it otherwise (Leadping's "me"); the target's id when omitted. */
+  recordId?(record: Rec): string | undefined;
   /** Stored values by input field name, to check that the upstream kept what was sent (unreadable fields omitted). */
   stored(record: Rec): Record<string, unknown>;
   /** The tool's own part of the result. */
@@ -200,6 +212,7 @@ async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, u
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
   const n = plan.changed.length;
+  const on = named(run, current);
   return result(
     {
       applied: false,
@@ -207,8 +220,8 @@ async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, u
       changed: plan.changed,
       confirmation: "not_asked",
       message: n
-        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
-        : "Dry run: nothing would change; the record already has these values. Nothing was written.",
+        ? `Dry run: ${n} field(s) would change (${fieldList(plan.changed)}) on the record of ${on.name} (${labelOf(run.provider)} user ${on.id}). Nothing was written. To write exactly this, call again with the same arguments and this previewToken.`
+        : `Dry run: nothing would change; the record of ${on.name} (${labelOf(run.provider)} user ${on.id}) already has these values. Nothing was written.`,
       warnings: plan.warnings,
       previewToken: n ? run.services.previews.issue(run.tool, run.key, run.request, plan.seen) : undefined,
     },
@@ -226,6 +239,7 @@ async function commit<Args, Rec>(
   const { contract, change, ctx, deps, services } = run;
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
+  named(run, current);
   const base = {
     tool: run.options.auditTool ?? run.tool,
     provider: run.provider,
@@ -392,6 +406,18 @@ async function write<Args, Rec>(
     contract.view(sent.record),
     sent.extra,
   );
+}
+
+/** The record this write applies to, passed to whoever asked to be told (the views show it). */
+function named<Args, Rec>(run: Run<Args, Rec>, current: Rec): NamedRecord {
+  const record = {
+    tool: run.tool,
+    provider: run.provider,
+    id: run.contract.recordId?.(current) ?? run.id,
+    name: run.contract.subject(current),
+  };
+  run.services.named?.(record);
+  return record;
 }
 
 const fieldList = (changed: Change[]) => changed.map((c) => c.field).join(", ");
