@@ -12,6 +12,8 @@ interface Mount {
   result: Record<string, unknown>;
   theme: "light" | "dark";
   styles?: Record<string, string>;
+  /** false: a host that takes no messages from a view (ui/message). */
+  canMessage?: boolean;
 }
 
 type CallResult = Awaited<ReturnType<NonNullable<AppBridge["oncalltool"]>>>;
@@ -51,7 +53,7 @@ window.mount = async (m) => {
   const b = new AppBridge(
     null,
     { name: "users-mcp test host", version: "1" },
-    { serverTools: {}, message: { text: {} }, updateModelContext: { text: {} } },
+    { serverTools: {}, updateModelContext: { text: {} }, ...(m.canMessage === false ? {} : { message: { text: {} } }) },
     { hostContext: context },
   );
   bridge = b;

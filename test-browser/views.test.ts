@@ -258,6 +258,21 @@ describe("the record view", () => {
     expect(puts()).toBe(writes);
   });
 
+  it("offers no Edit where the host takes no messages from a view", async () => {
+    await page.evaluate((m) => window.mount(m), {
+      viewUrl: `${viewOrigin}/view`,
+      tool: tool("get_current_user"),
+      args: {},
+      result: await call("get_current_user"),
+      theme: "light" as const,
+      canMessage: false,
+    });
+    const frame = page.frame({ url: (u) => u.href.startsWith(viewOrigin) }) as Frame;
+    await frame.waitForSelector("section.card");
+    expect(await frame.getByRole("button").count()).toBe(0);
+    expect(await frame.locator(".actions").innerText()).toContain("ask in the chat");
+  });
+
   it("renders a hostile name as text and runs no script", async () => {
     const user = leadpingUser();
     const name = user.name;

@@ -139,7 +139,9 @@ describe("introspection: cached, capped, one attempt under a deadline", () => {
     expect((await list(token)).status).toBe(200);
   });
 
-  it("an issuer whose metadata answers after 7 s: 503 naming the issuer within 6 s (one attempt, not one per address)", async () => {
+  it("an issuer whose metadata answers after 7 s: 503 naming the issuer within 6 s (one attempt, not one per address)", {
+    tags: ["slow"],
+  }, async () => {
     const port = await freePort();
     const jwtOnly = await start(port, { USERS_MCP_OAUTH_CLIENT_ID: undefined, USERS_MCP_OAUTH_CLIENT_SECRET: undefined });
     try {
