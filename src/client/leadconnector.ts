@@ -62,22 +62,11 @@ export interface LcSearchQuery {
 }
 
 /** The body of `PUT /users/{userId}`: every field optional, only given fields are sent. */
-export interface LcUpdateUserBody {
-  firstName?: string;
-  lastName?: string;
-  password?: string;
-  phone?: string;
-  type?: string;
-  role?: string;
-  companyId?: string;
-  locationIds?: string[];
-  permissions?: Record<string, boolean>;
-  scopes?: string[];
-  scopesAssignedToOnly?: string[];
-  profilePhoto?: string;
-  twilioPhone?: Record<string, string>;
-  platformLanguage?: string;
-}
+/**
+ * The fields of a user to change, as update_user's input schema defines them (the tool derives the
+ * type from its zod schema; this client sends them as JSON, unchanged).
+ */
+export type LcUserChanges = Readonly<Record<string, unknown>>;
 
 export interface LeadConnectorClientOptions {
   baseUrl: string;
@@ -139,7 +128,7 @@ export class LeadConnectorClient {
   }
 
   /** `PUT /users/{userId}` (scope users.write). Replacement semantics apply to twilioPhone and scopes. */
-  async updateUser(ctx: CallContext, userId: string, body: LcUpdateUserBody): Promise<LcUser> {
+  async updateUser(ctx: CallContext, userId: string, body: LcUserChanges): Promise<LcUser> {
     const res = await this.http.send({
       method: "PUT",
       path: `users/${pathSegment("userId", userId)}`,

@@ -17,7 +17,7 @@ import { parsesAsIs } from "../kernel/as-is.js";
 import { cleanOutput, redact, stripInvisible } from "../kernel/redact.js";
 import { RefusalError } from "../kernel/refusal.js";
 import type { Config } from "../settings/config.js";
-import type { ToolDefinition, ToolDeps } from "../tools/define.js";
+import type { ToolDefinition, ToolDeps, WriteToolDeps } from "../tools/define.js";
 import { type Confirmer, cannotAsk, PendingQuestion } from "../writes/confirm.js";
 import type { ConfirmStates } from "../writes/confirm-state.js";
 import type { NamedRecord, WriteServices } from "../writes/pipeline.js";
@@ -154,11 +154,11 @@ async function toolDeps(
   call: CallScope,
   { state, clients, tool, extra }: { state: RuntimeState; clients: Clients; tool: ToolDefinition; extra: ServerContext },
   named: (r: NamedRecord) => void,
-): Promise<ToolDeps> {
+): Promise<ToolDeps | WriteToolDeps> {
   const { runtime, tenant, actor, server, validator, legacyHttp } = call;
   const { config, logger } = runtime;
-  const deps = { config, clients, logger, history: state.history, tenant };
-  if (tool.annotations.readOnlyHint) return deps;
+  const deps: ToolDeps = { config, clients, logger, history: state.history, tenant, actor };
+  if (tool.kind === "read") return deps;
   const { previews, confirmStates } = await keysOrRefusal(state);
   const writes: WriteServices = {
     previews,
@@ -166,8 +166,6 @@ async function toolDeps(
     queues: state.queues,
     confirmer: confirmerFor(server, extra, { runtime, state, states: confirmStates, validator, caller: { tenant, actor }, legacyHttp }),
     client: clientOf(server, extra) ?? legacyHttp?.declared?.client,
-    tenant,
-    actor,
     named,
   };
   return { ...deps, writes };

@@ -37,12 +37,17 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
     dryRun: z.boolean().default(false).describe("true: preview only, with a previewToken"),
     previewToken: z.string().max(200_000).optional().describe("From a dry run: write only if nothing moved since"),
   });
+  // The shared fields and the tool's view: typed as any object schema here, where the tool's types meet
+  // the pipeline's (WriteResult), and exactly in the listing's JSON Schema.
+  const output: z.ZodObject = z.object({ ...writeResult, ...view });
   const tool = defineTool(name, {
     ...rest,
     input: full,
-    output: z.object({ ...writeResult, ...view }),
-    // The result is checked against the output schema by the server and the tests; its type is the schema's.
-    handler: (args, ctx, deps) => executeWrite(name, provider, write, args as WriteArgs<z.output<I>>, ctx, deps) as Promise<never>,
+    output,
+    // The low-level Server does not check a result against the output schema: the tests do (the SDK
+    // client validates structuredContent, and test/output-schemas.test.ts feeds drifted upstream records).
+    // `full` is `input` with dryRun and previewToken: zod cannot spell that type for a generic input.
+    handler: (args, ctx, deps) => executeWrite(name, provider, write, args as WriteArgs<z.output<I>>, ctx, deps),
   });
   return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown> } });
 }

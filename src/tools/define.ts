@@ -5,19 +5,26 @@ import type { Provider, UpstreamErrorCode } from "../client/errors.js";
 import { InputError } from "../client/errors.js";
 import { hasHiddenCharacters } from "../kernel/redact.js";
 import type { Config } from "../settings/config.js";
+import type { PendingQuestion } from "../writes/confirm.js";
 import type { WriteDeps } from "../writes/pipeline.js";
 import { annotationsOf, TOOL_CATALOG, type ToolAnnotations, type ToolKind, type ToolName } from "./catalog.js";
 
-/** What a tool's handler is given: the write path's dependencies, plus the audit log to read and the caller's tenant. */
-export interface ToolDeps extends WriteDeps {
+/**
+ * What a tool's handler is given, one object for every tool: settings, clients, logger, the caller
+ * (tenant, actor) and the audit log to read. A write tool's handler is also given the write path's
+ * services, present by type (`WriteToolDeps`): the server builds them for every tool of kind write.
+ */
+export interface ToolDeps extends Omit<WriteDeps, "writes"> {
   /** The audit log as list_writes and revert_write read it; absent when the log is off. */
   history?: WriteHistory | undefined;
-  /** The caller's tenant in caller-credentials mode: whose writes it may see and undo. */
-  tenant?: string | undefined;
 }
+export interface WriteToolDeps extends ToolDeps, WriteDeps {}
+
+/** The dependencies a tool of this name gets, by its kind in the catalog. */
+export type DepsOf<N extends ToolName> = (typeof TOOL_CATALOG)[N]["kind"] extends "write" ? WriteToolDeps : ToolDeps;
 
 /** What a tool file writes: its contract. Its name's kind and provider, and so its annotations, come from the catalog. */
-export interface ToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+export interface ToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType, D extends ToolDeps = ToolDeps> {
   title: string;
   description: string;
   input: I;
@@ -29,7 +36,8 @@ export interface ToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType =
   refusedFields?: Record<string, string>;
   /** Tool-specific next steps for upstream errors, overriding the provider's general advice. */
   errorHints?: Partial<Record<UpstreamErrorCode, string>>;
-  handler(args: z.output<I>, ctx: CallContext, deps: ToolDeps): Promise<z.input<O>>;
+  /** What the tool answers: its output, or (a write) the question a person must answer first (MCP 2026-07-28). */
+  handler(args: z.output<I>, ctx: CallContext, deps: D): Promise<z.input<O> | PendingQuestion>;
 }
 
 /** A tool as the server serves it: its spec, plus what the catalog says of its name. */
@@ -54,8 +62,12 @@ export function plainText(max: number) {
 }
 
 /** A tool: its spec, typed from its schemas, with its name's kind, provider and annotations from the catalog. */
-export function defineTool<I extends z.ZodType, O extends z.ZodType>(name: ToolName, spec: ToolSpec<I, O>): ToolDefinition<I, O> {
+export function defineTool<N extends ToolName, I extends z.ZodType, O extends z.ZodType>(
+  name: N,
+  spec: ToolSpec<I, O, DepsOf<N>>,
+): ToolDefinition<I, O> {
   const { kind, provider } = TOOL_CATALOG[name];
+  // A definition takes any tool's deps; the server gives each tool those of its kind (toolDeps in src/mcp/server.ts).
   return { ...spec, name, kind, provider, annotations: annotationsOf(name) };
 }
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { InputError } from "../client/errors.js";
-import type { LcUpdateUserBody, LcUser } from "../client/leadconnector.js";
+import type { LcUser } from "../client/leadconnector.js";
 import { type Change, canonical } from "../writes/diff.js";
-import { applyListEdit, type ListEdit, listField } from "../writes/lists.js";
+import { applyListEdit, listField } from "../writes/lists.js";
 import { guardCredentials, plainText } from "./define.js";
 import { defineWriteTool } from "./define-write.js";
 import { pick, UserOut } from "./leadconnector-user.js";
@@ -58,7 +58,21 @@ const input = z.strictObject({
 
 type Input = z.output<typeof input>;
 type Field = Exclude<keyof Input, "userId">;
+type ListField = "scopes" | "scopesAssignedToOnly" | "locationIds";
 const LIST_FIELDS = new Set<Field>(["scopes", "scopesAssignedToOnly", "locationIds"]);
+
+/**
+ * The PUT body, derived from the input schema: the fields given, with each list edit resolved to the
+ * whole list to store (LeadConnector replaces lists) and only the permission flags given.
+ */
+type Body = Omit<Input, "userId" | ListField> & { [K in ListField]?: string[] };
+
+/** Where each list's stored value lives in the user LeadConnector returns. */
+const STORED_LIST: Record<ListField, (u: LcUser) => string[] | null | undefined> = {
+  scopes: (u) => u.scopes,
+  scopesAssignedToOnly: (u) => u.scopesAssignedToOnly,
+  locationIds: (u) => u.roles?.locationIds,
+};
 
 /** Where each field's current value lives in the user LeadConnector returns (undefined: not readable). */
 const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
@@ -69,10 +83,10 @@ const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
   type: (u) => u.roles?.type,
   role: (u) => u.roles?.role,
   companyId: undefined,
-  locationIds: (u) => u.roles?.locationIds,
+  locationIds: STORED_LIST.locationIds,
   permissions: (u) => u.permissions,
-  scopes: (u) => u.scopes,
-  scopesAssignedToOnly: (u) => u.scopesAssignedToOnly,
+  scopes: STORED_LIST.scopes,
+  scopesAssignedToOnly: STORED_LIST.scopesAssignedToOnly,
   profilePhoto: (u) => u.profilePhoto,
   twilioPhone: undefined,
   platformLanguage: (u) => u.platformLanguage,
@@ -104,32 +118,38 @@ export const updateUser = defineWriteTool("update_user", {
     },
     read: (ctx, args, { clients }) => clients.leadconnector().getUser(ctx, args.userId),
     plan(args, current, { clients }) {
-      const { userId, ...fields } = args;
-      const given = Object.entries(fields).filter(([, v]) => v !== undefined) as Array<[Field, unknown]>;
-      const changed: Change[] = [];
+      const { userId, scopes, scopesAssignedToOnly, locationIds, ...rest } = args;
       const warnings: string[] = [];
+      const lists: Pick<Body, ListField> = {};
+      for (const [field, edit] of [
+        ["scopes", scopes],
+        ["scopesAssignedToOnly", scopesAssignedToOnly],
+        ["locationIds", locationIds],
+      ] as const) {
+        if (edit === undefined) continue;
+        const r = applyListEdit(field, STORED_LIST[field](current) ?? [], edit, (a, b) => a === b);
+        lists[field] = r.list;
+        warnings.push(...r.warnings);
+      }
+      const body: Body = { ...rest, ...lists };
+      const changed: Change[] = [];
       const seen: Record<string, unknown> = {};
-      const body: Record<string, unknown> = {};
-      for (const [field, value] of given) {
+      // In the order the caller gave them.
+      for (const field of (Object.keys(args) as Array<keyof Input>).filter(
+        (f): f is Field => f !== "userId" && body[f as Field] !== undefined,
+      )) {
+        const after: unknown = body[field];
         const read = CURRENT[field];
         if (field === "password") {
           changed.push({ field, before: "(hidden)", after: "(changed; not shown)" });
-          body[field] = value;
           continue;
         }
         let before = read ? (read(current) ?? null) : NOT_READABLE;
-        let after = value;
-        if (LIST_FIELDS.has(field)) {
-          const r = applyListEdit(field, (before as string[] | null) ?? [], value as ListEdit<string, string>, (a, b) => a === b);
-          after = r.list;
-          warnings.push(...r.warnings);
-        } else if (field === "permissions") {
+        if (field === "permissions") {
           // Only the flags given change, so compare just those.
-          const flags = Object.keys(value as object);
           const cur = (before ?? {}) as Record<string, unknown>;
-          before = Object.fromEntries(flags.map((f) => [f, cur[f] ?? null]));
+          before = Object.fromEntries(Object.keys(body.permissions ?? {}).map((f) => [f, cur[f] ?? null]));
         }
-        body[field] = after;
         if (read) seen[field] = before;
         if (!read || canonical(before) !== canonical(after)) changed.push({ field, before, after });
       }
@@ -139,7 +159,7 @@ export const updateUser = defineWriteTool("update_user", {
         warnings,
         seen,
         ...(args.password !== undefined ? { note: "The password was changed." } : {}),
-        send: async (ctx) => ({ record: await clients.leadconnector().updateUser(ctx, userId, body as LcUpdateUserBody) }),
+        send: async (ctx) => ({ record: await clients.leadconnector().updateUser(ctx, userId, body) }),
       };
     },
     subject: (u: LcUser) => u.name ?? ([u.firstName, u.lastName].filter(Boolean).join(" ") || (u.email ?? "this user")),
@@ -152,9 +172,9 @@ export const updateUser = defineWriteTool("update_user", {
   },
 });
 
-function semanticsWarnings(args: Input, body: Record<string, unknown>, changed: Change[]): string[] {
+function semanticsWarnings(args: Input, body: Body, changed: Change[]): string[] {
   const out: string[] = [];
-  const twilio = body.twilioPhone as Record<string, string> | undefined;
+  const twilio = body.twilioPhone;
   if (twilio !== undefined) {
     const n = Object.keys(twilio).length;
     out.push(
@@ -164,7 +184,7 @@ function semanticsWarnings(args: Input, body: Record<string, unknown>, changed: 
     );
   }
   for (const key of ["scopes", "scopesAssignedToOnly"] as const) {
-    const list = body[key] as string[] | undefined;
+    const list = body[key];
     if (list === undefined) continue;
     if (list.length === 0) out.push(`${key} is []: every one of them is disabled.`);
     else if (Array.isArray(args[key])) out.push(`${key} replaces the stored list: only the ${list.length} listed stay enabled.`);
@@ -172,7 +192,7 @@ function semanticsWarnings(args: Input, body: Record<string, unknown>, changed: 
     if (unknown.length)
       out.push(`${key}: ${unknown.join(", ")} not among the scope names this server knows; sent as given. Check the spelling.`);
   }
-  const permissions = body.permissions as Record<string, boolean> | undefined;
+  const permissions = body.permissions;
   if (permissions) {
     const known = new Set<string>(PERMISSION_FLAGS);
     const unknown = Object.keys(permissions).filter((f) => !known.has(f));

@@ -23,13 +23,17 @@ import { type PreviewTokens, requestHash } from "./preview.js";
  * before and after it happens. It knows nothing of any one upstream.
  */
 
-/** What the write path and a contract's steps are given: settings, the upstream clients, the logger, the services. */
+/** What the write path and a contract's steps are given: settings, the upstream clients, the logger, the caller, the services. */
 export interface WriteDeps {
   config: Config;
   clients: Clients;
   logger: Logger;
-  /** The write path's services (audit log, preview tokens, the person to ask); given to write tools. */
-  writes?: WriteServices | undefined;
+  /** The caller's tenant (a hash of its credentials) in caller-credentials mode: on its writes' records. */
+  tenant?: string | undefined;
+  /** Who signed in (OAuth): on every audit record of the write. */
+  actor?: Actor | undefined;
+  /** The write path's services (audit log, preview tokens, the person to ask). */
+  writes: WriteServices;
 }
 
 /** What the write path needs besides the tool's own dependencies. */
@@ -42,10 +46,6 @@ export interface WriteServices {
   confirmer: Confirmer;
   /** The MCP client, as it named itself at initialize. */
   client: { name?: string | undefined; version?: string | undefined } | undefined;
-  /** The caller's tenant (a hash of its credentials) in caller-credentials mode. */
-  tenant?: string | undefined;
-  /** Who signed in (OAuth): on every audit record of the write. */
-  actor?: Actor | undefined;
   /** Told which record the write applies to, once it is read (the MCP layer passes it on to views). */
   named?: ((record: NamedRecord) => void) | undefined;
 }
@@ -149,9 +149,8 @@ export async function executeWrite<Args, Rec>(
   ctx: CallContext,
   deps: WriteDeps,
   options: WriteOptions = {},
-): Promise<Record<string, unknown> | PendingQuestion> {
+): Promise<WriteResult | PendingQuestion> {
   const services = deps.writes;
-  if (!services) throw new Error(`${tool} was called without the write services`);
   const { dryRun, previewToken, ...own } = args;
   const change = own as Args;
   const { account, id } = contract.target(change, deps);
@@ -177,6 +176,24 @@ export async function executeWrite<Args, Rec>(
   }
 }
 
+/**
+ * What every write returns: the fields every write result shares (writeResult in src/tools/define-write.ts
+ * describes them to the model), then the tool's own view of the record. A type, not an interface, so
+ * that it is the JSON object the output schema describes.
+ */
+export type WriteResult = {
+  applied: boolean;
+  dryRun: boolean;
+  changed: Change[];
+  confirmation: Confirmation;
+  message: string;
+  warnings?: string[];
+  retries?: string[];
+  previewToken?: string;
+  auditId?: string;
+  [viewField: string]: unknown;
+};
+
 /** The parts of a write's result; `result` gives every write result the same shape. */
 interface Outcome {
   applied: boolean;
@@ -190,7 +207,7 @@ interface Outcome {
   auditId?: string | undefined;
 }
 
-function result(o: Outcome, view: Record<string, unknown>, extra?: Record<string, unknown>): Record<string, unknown> {
+function result(o: Outcome, view: Record<string, unknown>, extra?: Record<string, unknown>): WriteResult {
   return {
     applied: o.applied,
     dryRun: o.dryRun,
@@ -207,7 +224,7 @@ function result(o: Outcome, view: Record<string, unknown>, extra?: Record<string
 }
 
 /** dryRun: read, plan, and a preview token bound to what was seen. */
-async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<Record<string, unknown>> {
+async function preview<Args, Rec>(run: Run<Args, Rec>): Promise<WriteResult> {
   const { contract, change, ctx, deps } = run;
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
@@ -235,7 +252,7 @@ type Recorder = (phase: "intent" | "outcome", outcome: AuditOutcome | undefined,
 async function commit<Args, Rec>(
   run: Run<Args, Rec>,
   seenAtPreview: Record<string, unknown> | undefined,
-): Promise<Record<string, unknown> | PendingQuestion> {
+): Promise<WriteResult | PendingQuestion> {
   const { contract, change, ctx, deps, services } = run;
   const current = await contract.read(ctx, change, deps);
   const plan = contract.plan(change, current, deps);
@@ -246,8 +263,8 @@ async function commit<Args, Rec>(
     target: run.id,
     client: services.client,
     sandbox: deps.config.sandbox,
-    tenant: services.tenant,
-    actor: services.actor,
+    tenant: deps.tenant,
+    actor: deps.actor,
     revertOf: run.options.revertOf,
   };
   const record: Recorder = (phase, outcome, confirmation) => auditRecord(base, contract, plan.changed, phase, outcome, confirmation);
@@ -359,7 +376,7 @@ async function write<Args, Rec>(
   confirmation: Confirmation,
   record: Recorder,
   unavailable: string | undefined,
-): Promise<Record<string, unknown>> {
+): Promise<WriteResult> {
   const { contract, ctx, deps, services, provider, id } = run;
   const intent = record("intent", undefined, confirmation);
   const auditId = await appendOrFail(ctx, services.audit, intent, true);
