@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonLines } from "../test/http-harness.js";
 
 const CLAUDE_CODE = "@anthropic-ai/claude-code@2.1.332";
 const SERVER = fileURLToPath(new URL("../dist/index.js", import.meta.url));
@@ -59,11 +60,7 @@ describe(`Claude Code ${CLAUDE_CODE.split("@")[2]}`, () => {
     expect(listed).toMatch(/users-http: .*\(HTTP\) - ✔ Connected/);
     // What each side negotiated, from the server's own debug log.
     expect(readFileSync(stdioLog, "utf8")).toContain("protocol 2026-07-28 (server/discover)");
-    const requests = httpLog
-      .join("")
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { method?: string; protocol?: string; status?: number });
+    const requests = jsonLines(httpLog) as { method?: string; protocol?: string; status?: number }[];
     expect(requests).toContainEqual(expect.objectContaining({ method: "server/discover", protocol: "2026-07-28", status: 200 }));
     expect(requests).toContainEqual(expect.objectContaining({ method: "tools/list", protocol: "2026-07-28", status: 200 }));
   });
