@@ -85,12 +85,28 @@ export async function runAuditCommand(
  * reading their records, as the server does at start; says what it found. An error message, or undefined.
  */
 async function reconcileNow(config: Config, logger: Logger, write: (s: string) => void): Promise<string | undefined> {
-  const [{ createRuntime }, { createClients }] = await Promise.all([import("../mcp/runtime.js"), import("../client/index.js")]);
-  const runtime = createRuntime(config, logger);
+  const [{ createState }, { createClients }, { reconcile }, { REVERTIBLE }, pgStore, { unsettledInFile }] = await Promise.all([
+    import("../mcp/state.js"),
+    import("../client/index.js"),
+    import("../writes/reconcile.js"),
+    import("../tools/revert-write.js"),
+    import("../audit/pg.js"),
+    import("../audit/log.js"),
+  ]);
+  const state = createState(config, logger);
   const clients = createClients(config);
+  const deps = { config, clients, logger };
   try {
-    await runtime.database?.ready();
-    const r = await runtime.reconcile(clients);
+    const { database, audit } = state;
+    if (!audit) return "the audit log is off";
+    await database?.ready();
+    const r = database
+      ? await pgStore.whileReconciling(database, () =>
+          reconcile({ intents: (b) => pgStore.unsettledIntents(database, b), audit }, REVERTIBLE, deps),
+        )
+      : config.auditLog
+        ? await reconcile({ intents: (b) => unsettledInFile(config.auditLog as string, b), audit }, REVERTIBLE, deps)
+        : undefined;
     if (!r) {
       write("Reconcile: another replica is reconciling right now; nothing was settled here.\n\n");
       return undefined;
@@ -104,7 +120,8 @@ async function reconcileNow(config: Config, logger: Logger, write: (s: string) =
   } catch (err) {
     return `cannot reconcile: ${(err as Error).message}`;
   } finally {
-    await runtime.close();
+    await state.audit?.close();
+    await state.database?.close();
     await clients.close();
   }
 }

@@ -160,21 +160,15 @@ const nothingToSend = (message: string): WritePlan<unknown> => ({
 export const revertWrite = defineTool("revert_write", {
   title: "Undo a write (from the audit log)",
   description: [
-    "Undoes one applied write from this server's audit log (ids from list_writes; the log holds every write since",
-    "it was created) through the same path as a",
-    "write: fields go back to their earlier values only where the record still holds what the write left",
-    "(otherwise Conflict, nothing written); list entries it added are removed and ones it removed put back,",
-    "keeping later edits. Passwords and PINs cannot be restored. dryRun: true previews. Undoing a consent grant",
-    "withdraws consent and may ask the person to confirm.",
+    "Undoes one applied write (auditId from list_writes) as a new write: fields go back only where the record",
+    "still holds what the write left, and list entries it added or removed are put back, keeping later edits.",
+    "dryRun: true previews.",
   ].join(" "),
   input: z.strictObject({
-    auditId: z.string().trim().min(1).max(100).describe("The write to undo (auditId from list_writes or a write's result)"),
-    skipCredentials: z
-      .boolean()
-      .default(false)
-      .describe("true: undo a write that also changed a password or PIN, leaving those as they are"),
-    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
-    previewToken: z.string().max(200_000).optional().describe("From a dry run of this undo: write only if the record has not moved since"),
+    auditId: z.string().trim().min(1).max(100).describe("The write's auditId"),
+    skipCredentials: z.boolean().default(false).describe("true: undo a write that changed a password or PIN, leaving those"),
+    dryRun: z.boolean().default(false).describe("true: preview only, with a previewToken"),
+    previewToken: z.string().max(200_000).optional().describe("From the dry run: write only if the record has not moved"),
   }),
   output: z.object({
     ...writeResult,
