@@ -30,5 +30,20 @@ export default defineConfig({
     chunkFileNames: "chunks/[name]-[hash].js",
     sourcemap: false,
     cleanDir: true,
+    codeSplitting: {
+      groups: [
+        {
+          // The start-up path in one chunk beside the entry: the SDK's server (without its Ajv
+          // validator, which loads with the first confirmation) and what answers initialize,
+          // server/discover and tools/list. The call path, the state, the clients load on first use.
+          name: "serve",
+          test: (id) =>
+            (/node_modules[\\/]@modelcontextprotocol[\\/](server|core)[\\/]/.test(id) && !/validators|ajv/.test(id)) ||
+            /src[\\/](transport[\\/]stdio|mcp[\\/](server|runtime|reserved-keys|lazy-validator|listings|envelope|views)|kernel[\\/](gauge|redact))\.ts$/.test(
+              id,
+            ),
+        },
+      ],
+    },
   },
 });

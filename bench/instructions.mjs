@@ -1,7 +1,7 @@
 // Instructions per call, counted by valgrind's callgrind: unlike times, the count barely moves with
 // whatever else a shared machine is doing, so it shows a per-call change of a few percent that the
 // throughput rounds of bench/run.mjs cannot. Compares (b) the one-tool SDK server, (b2) the same on the
-// SDK's v2 line, and (c) this server.
+// SDK's v2 line, both bundled as bench/floors.mjs builds them (platform fetch, rolldown), and (c) this server.
 //
 //   npm run bench:instructions [-- --calls 500] [-- --warmup 1500]   (needs valgrind and a build)
 //
@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { SANDBOX_CREDENTIALS, startSandbox } from "../dist/sandbox/index.js";
+import { buildFloors, FLOORS } from "./floors.mjs";
 
 const option = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,11 +25,8 @@ const option = (name, fallback) => {
 const CALLS = option("calls", 500);
 const WARMUP = option("warmup", 1500);
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const SERVERS = {
-  sdk: here("./fixtures/sdk-one-tool.mjs"),
-  sdk2: here("./fixtures/sdk2-one-tool.mjs"),
-  ours: here("../dist/index.js"),
-};
+await buildFloors();
+const SERVERS = { sdk: FLOORS.sdk, sdk2: FLOORS.sdk2, ours: here("../dist/index.js") };
 
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
@@ -37,7 +35,7 @@ try {
   process.exit(1);
 }
 
-const sandbox = await startSandbox({ leadpingRateLimit: 1e12 });
+const sandbox = await startSandbox({ leadpingRateLimit: 1e12, keepAliveTimeoutMs: 600_000 });
 sandbox.requests.push = () => 0;
 const env = {
   PATH: process.env.PATH ?? "",

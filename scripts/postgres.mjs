@@ -1,7 +1,9 @@
 // A throwaway PostgreSQL for tests and the bench: Debian's server binaries, a cluster in a temp
 // directory, listening on a free loopback port, run as the unprivileged `postgres` user when this
-// process is root (PostgreSQL refuses to run as root). It holds one ordinary role, `users_mcp`, that
-// owns one database, `users_mcp`, as a deployment would give the server.
+// process is root (PostgreSQL refuses to run as root). Two ordinary roles, as README "Two roles" sets
+// them up: `users_mcp_owner`, which owns the tables (USERS_MCP_DATABASE_ADMIN_URL), and `users_mcp`, the
+// server's run-time role (USERS_MCP_DATABASE_URL). `database()` gives a database `users_mcp` owns (the
+// one-role setup); `twoRoles()` one that `users_mcp_owner` owns and `users_mcp` may only connect to.
 //   const pg = await startPostgres(); pg.url ...; await pg.stop(); await pg.start(); await pg.destroy();
 // scripts/ensure-postgres.mjs (run by `npm test` and `npm run test:cluster`) installs the packages when they are missing.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -30,8 +32,8 @@ const freePort = () =>
 
 export const PASSWORD = "users-mcp-test-password";
 
-/** `durable`: commits wait for the disk, as in production (the bench); tests skip that for speed. */
-export async function startPostgres({ durable = false } = {}) {
+/** `durable`: commits wait for the disk, as in production (the bench); tests skip that for speed. `maxConnections`: PostgreSQL's max_connections. */
+export async function startPostgres({ durable = false, maxConnections = 200 } = {}) {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run node scripts/ensure-postgres.mjs (apt-get install -y postgresql)");
   const root = process.getuid?.() === 0;
@@ -64,7 +66,7 @@ export async function startPostgres({ durable = false } = {}) {
       "-t",
       "30",
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200${durable ? "" : " -c fsync=off -c synchronous_commit=off"}`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=${maxConnections}${durable ? "" : " -c fsync=off -c synchronous_commit=off"}`,
       "start",
     ]);
   start();
@@ -79,14 +81,26 @@ export async function startPostgres({ durable = false } = {}) {
     return r.stdout.trim();
   };
   must(`CREATE ROLE users_mcp LOGIN PASSWORD '${PASSWORD}'`);
+  must(`CREATE ROLE users_mcp_owner LOGIN PASSWORD '${PASSWORD}'`);
   let databases = 0;
+  const at = (role, name) => `postgres://${role}:${PASSWORD}@127.0.0.1:${port}/${name}`;
   return {
     port,
-    url: `postgres://users_mcp:${PASSWORD}@127.0.0.1:${port}/users_mcp`,
-    /** A fresh database owned by users_mcp; its URL. */
+    url: at("users_mcp", "users_mcp"),
+    /** A fresh database owned by users_mcp (one role: the server's own role migrates and owns the tables); its URL. */
     database(name = `users_mcp_${++databases}`) {
       must(`CREATE DATABASE ${name} OWNER users_mcp`);
-      return `postgres://users_mcp:${PASSWORD}@127.0.0.1:${port}/${name}`;
+      return at("users_mcp", name);
+    },
+    /**
+     * A fresh database for the two-role setup, made as README "Two roles" says: owned by users_mcp_owner,
+     * users_mcp may connect and create nothing. { url: the run-time role's, adminUrl: the owner's }.
+     */
+    twoRoles(name = `users_mcp_${++databases}`) {
+      must(`CREATE DATABASE ${name} OWNER users_mcp_owner`);
+      must(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${name} TO users_mcp`);
+      must("REVOKE CREATE ON SCHEMA public FROM PUBLIC", "postgres", name);
+      return { url: at("users_mcp", name), adminUrl: at("users_mcp_owner", name) };
     },
     /** Runs SQL (as users_mcp on `db` by default); { status, stdout, stderr }. */
     psql: (sql, db, user = "users_mcp") => psql(sql, user, db),

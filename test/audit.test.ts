@@ -178,7 +178,7 @@ describe("a process killed mid-write", () => {
     const table = await runCli(["audit"], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/update_gdpr\s+950c|update_gdpr\s+[0-9a-f-]{36}\s+displayName\s+unknown\*\s+not_asked/);
-    expect(table.stdout).toMatch(/may or may not\s+have been applied\. Check the record upstream/);
+    expect(table.stdout).toMatch(/may or may not\s+have been applied\. `users-mcp audit --reconcile` reads the record/);
     const json = await runCli(["audit", "--json", "--target", GDPR_USER], { USERS_MCP_AUDIT_LOG: audit.path });
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({ tool: "update_gdpr", outcome: "unknown", incomplete: true, fields: ["displayName"] }),

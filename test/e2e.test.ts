@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolListing } from "../src/mcp/listing.js";
 import { type Sandbox, startSandbox } from "../src/sandbox/index.js";
+import { ALL_TOOLS } from "../src/tools/index.js";
 import { isolatedEnv, SERVER, sandboxEnv, startServer } from "./harness.js";
 
 let sandbox: Sandbox;
@@ -40,6 +42,18 @@ describe("the built server over stdio", () => {
         "readOnlyHint",
         "title",
       ]);
+    }
+  });
+
+  it("answers tools/list with what the definitions render (the build renders the listing ahead), and a read-only server with its part", async () => {
+    const { tools } = await server.client.listTools();
+    expect(tools).toEqual(toolListing(ALL_TOOLS));
+    const readOnly = await startServer(sandboxEnv(sandbox, { USERS_MCP_READ_ONLY: "true" }));
+    try {
+      const listed = (await readOnly.client.listTools()).tools;
+      expect(listed).toEqual(toolListing(ALL_TOOLS.filter((t) => t.annotations.readOnlyHint)));
+    } finally {
+      await readOnly.close();
     }
   });
 

@@ -86,8 +86,7 @@ export async function startHarness(
   const logs: string[] = [];
   const logger = createLogger("debug", (line) => logs.push(line));
   const clients = createClients(config, { backoffBaseMs: 5 });
-  const own = createRuntime(config, logger);
-  const runtime: Runtime = options.shareQueues ? { ...own, queues: options.shareQueues.runtime.queues } : own;
+  const runtime: Runtime = createRuntime(config, logger, options.shareQueues ? { queuesOf: options.shareQueues.runtime } : {});
   const server = createServer({ runtime, clients });
   const client = makeClient("users-mcp-tests", options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

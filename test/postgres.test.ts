@@ -15,6 +15,7 @@ import { MCP_HEADERS, modernPost, type Remote, startHttp } from "./http-harness.
 interface Pg {
   url: string;
   database(name?: string): string;
+  twoRoles(name?: string): { url: string; adminUrl: string };
   psql(sql: string, db?: string, user?: string): { status: number; stdout: string; stderr: string };
   stop(): void;
   start(): void;
@@ -173,3 +174,193 @@ describe("shared state in PostgreSQL", () => {
     expect(ready2.status).toBe("ready");
   });
 });
+
+const LC_USER = "sAmL33sUbAcc0unt0001";
+const lcUser = () => sandbox.state.leadconnector.user(LC_USER) as { firstName: string; lastName: string };
+const lcPuts = () => sandbox.requests.filter((r) => r.provider === "leadconnector" && r.method === "PUT").length;
+const run = promisify(execFile);
+const cli = (args: string[], url: string, extra: Record<string, string> = {}) =>
+  run(process.execPath, [SERVER, ...args], { env: { PATH: process.env.PATH, ...env(url, extra) } as NodeJS.ProcessEnv }).catch(
+    (e: { stdout: string; stderr: string; code: number }) => e,
+  );
+
+describe("two roles: an owner that migrates, a run-time role that may only insert and read", () => {
+  it("the run-time role is refused UPDATE, DELETE, TRUNCATE, DISABLE TRIGGER and GRANT; doctor says so, and warns with one role", async () => {
+    const { url, adminUrl } = pg.twoRoles("split");
+    // doctor is a check: before any server started, it finds no schema, says how to migrate, and creates nothing.
+    const before = await cli(["doctor"], url);
+    expect(before.stdout).toMatch(/schema is missing.*USERS_MCP_DATABASE_ADMIN_URL/s);
+    expect(rows("split", "SELECT to_regclass('users_mcp_audit') IS NULL AND to_regclass('users_mcp_schema') IS NULL")).toBe("t");
+    const server = await serve(url, { USERS_MCP_DATABASE_ADMIN_URL: adminUrl });
+    const written = await call(server, "update_compliance", { compliance: { licensedStates: { add: ["WY"] } } });
+    expect(written.structuredContent, written.content[0]?.text).toMatchObject({ applied: true });
+    expect(rows("split", "SELECT tableowner FROM pg_tables WHERE tablename = 'users_mcp_audit'")).toBe("users_mcp_owner");
+    for (const sql of [
+      "UPDATE users_mcp_audit SET tool = 'x'",
+      "DELETE FROM users_mcp_audit",
+      "TRUNCATE users_mcp_audit",
+      "ALTER TABLE users_mcp_audit DISABLE TRIGGER users_mcp_audit_no_change",
+      "CREATE TABLE users_mcp_other (x int)",
+    ]) {
+      const r = pg.psql(sql, "split", "users_mcp");
+      expect(r.status, sql).not.toBe(0);
+      expect(r.stderr, sql).toMatch(/permission denied|must be owner/);
+    }
+    // A GRANT without the right to grant is a warning in PostgreSQL, and grants nothing.
+    const grant = pg.psql("GRANT UPDATE, DELETE, TRUNCATE ON users_mcp_audit TO users_mcp", "split", "users_mcp");
+    expect(grant.stderr).toMatch(/no privileges were granted/);
+    expect(
+      rows(
+        "split",
+        "SELECT has_table_privilege('users_mcp', 'users_mcp_audit', 'UPDATE') OR has_table_privilege('users_mcp', 'users_mcp_audit', 'DELETE') OR has_table_privilege('users_mcp', 'users_mcp_audit', 'TRUNCATE')",
+      ),
+    ).toBe("f");
+    expect(rows("split", "SELECT count(*) FROM users_mcp_audit")).toBe("2");
+    const doctor = await cli(["doctor"], url);
+    expect(doctor.stdout).toMatch(/connected; schema version 1 .*role users_mcp/);
+    expect(doctor.stdout).toMatch(/may only insert and read the audit table/);
+    expect(doctor.stdout + doctor.stderr).not.toContain("users-mcp-test-password");
+    // One role (the server owns its tables): it keeps working, and doctor says how to split it.
+    const one = pg.database("onerole");
+    await serve(one);
+    const warned = await cli(["doctor"], one);
+    expect(warned.stdout).toMatch(/can rewrite the audit history: it owns the audit table.*USERS_MCP_DATABASE_ADMIN_URL/s);
+  }, 90_000);
+
+  it("revert_write refuses a row the owner rewrote to values the tool refuses (U+202E, BEL): nothing is sent", async () => {
+    const { url, adminUrl } = pg.twoRoles("rewritten");
+    const server = await serve(url, { USERS_MCP_DATABASE_ADMIN_URL: adminUrl });
+    const original = lcUser().firstName;
+    const written = await call(server, "update_user", { userId: LC_USER, firstName: "Samuel" });
+    expect(written.structuredContent, written.content[0]?.text).toMatchObject({ applied: true });
+    const auditId = (written.structuredContent as { auditId: string }).auditId;
+    // The owner can do what the server's role cannot: turn off the guard and rewrite the history.
+    const rewrite = pg.psql(
+      `GRANT UPDATE ON users_mcp_audit TO users_mcp_owner;
+       ALTER TABLE users_mcp_audit DISABLE TRIGGER users_mcp_audit_no_change;
+       UPDATE users_mcp_audit SET record = jsonb_set(record, '{changes,0,before}', to_jsonb(E'S\\u202Eam\\u0007'::text)) WHERE id = '${auditId}';`,
+      "rewritten",
+      "users_mcp_owner",
+    );
+    expect(rewrite.status, rewrite.stderr).toBe(0);
+    const puts = lcPuts();
+    const undo = await call(server, "revert_write", { auditId });
+    expect(undo.isError).toBe(true);
+    expect(undo.content[0]?.text).toMatch(/not values update_user accepts.*firstName/s);
+    expect(lcPuts()).toBe(puts);
+    expect(lcUser().firstName).toBe("Samuel");
+    // Put it back as it was, for the tests after this one.
+    expect((await call(server, "update_user", { userId: LC_USER, firstName: original })).isError).toBeFalsy();
+  }, 60_000);
+});
+
+describe("U+0000 in database mode", () => {
+  it("an upstream name holding U+0000 is stored and shown safely, and the write applies", async () => {
+    const url = pg.database("nul");
+    const server = await serve(url);
+    const user = lcUser();
+    const original = user.lastName;
+    user.lastName = "Le\u0000e";
+    try {
+      const written = await call(server, "update_user", { userId: LC_USER, lastName: "Lee-Park" });
+      expect(written.structuredContent, written.content[0]?.text).toMatchObject({ applied: true });
+      expect(rows("nul", "SELECT count(*) FROM users_mcp_audit WHERE outcome = 'applied'")).toBe("1");
+      expect(rows("nul", "SELECT record->'changes'->0->>'before' FROM users_mcp_audit WHERE phase = 'intent'")).toBe("Le\uFFFDe");
+      const listed = await call(server, "list_writes", {});
+      expect((listed.structuredContent as { count: number }).count).toBe(1);
+      const shown = await cli(["audit", "--json"], url);
+      expect(shown.stdout).toContain("update_user");
+    } finally {
+      user.lastName = original;
+    }
+  }, 60_000);
+
+  it("a claim holding U+0000 (the actor of a write) is stored, and the record with it", async () => {
+    const url = pg.database("nulclaim");
+    await serve(url); // migrates
+    const { Database } = await import("../src/audit/database.js");
+    const { DatabaseAuditLog } = await import("../src/audit/pg.js");
+    const db = new Database(url, { poolSize: 1 });
+    try {
+      const log = new DatabaseAuditLog(db);
+      const record = {
+        id: "nul-claim-1",
+        time: new Date().toISOString(),
+        phase: "intent" as const,
+        tool: "update_user",
+        provider: "leadconnector",
+        target: LC_USER,
+        changes: [{ field: "lastName", before: "Lee", after: "Lee\u0000" }],
+        confirmation: "not_asked" as const,
+        actor: { sub: "user\u00001", name: "Dana\u0000Reyes" },
+      };
+      await log.append(record, { deadline: Date.now() + 5_000 });
+      expect(rows("nulclaim", "SELECT actor->>'name' FROM users_mcp_audit WHERE id = 'nul-claim-1'")).toBe("Dana\uFFFDReyes");
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+});
+
+describe("reconcile after a crash", () => {
+  it("a replica killed between intent and outcome: reconcile reads the record and records what it finds", async () => {
+    const url = pg.database("crash");
+    const quick = { USERS_MCP_TIMEOUT_MS: "8000" };
+    // Applied: the upstream takes the write, and the replica dies before it hears back.
+    const a = await serve(url, quick);
+    sandbox.fault({ provider: "leadconnector", method: "PUT", kind: "hang" });
+    let answer = "";
+    const applied = call(a, "update_user", { userId: LC_USER, firstName: "Samson" }).then(
+      (r) => {
+        answer = r.content[0]?.text ?? "";
+      },
+      () => undefined,
+    );
+    await until(() => sandbox.requestsTo("leadconnector", "PUT").some((r) => r.body.includes("Samson")), "the first write upstream").catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${answer}`);
+      },
+    );
+    a.child.kill("SIGKILL");
+    await applied;
+    lcUser().firstName = "Samson"; // what the upstream did with the request the replica never heard back from
+    // Not applied: the upstream never answers, and never applies.
+    const b = await serve(url, quick);
+    sandbox.fault({ provider: "leadconnector", method: "PUT", kind: "hang" });
+    const lost = call(b, "update_user", { userId: "k1mNguy3nAdm1n000002", firstName: "Kimberly" }).catch(() => undefined);
+    await until(() => sandbox.requestsTo("leadconnector", "PUT").some((r) => r.body.includes("Kimberly")), "the second write upstream");
+    b.child.kill("SIGKILL");
+    await lost;
+    sandbox.clearFaults();
+    expect(rows("crash", "SELECT string_agg(phase, ',' ORDER BY seq) FROM users_mcp_audit")).toBe("intent,intent");
+    // Older than the deadline (and its grace): reconcile settles both, as new outcome records.
+    await new Promise((r) => setTimeout(r, 12_000));
+    const settled = await cli(["audit", "--reconcile"], url, quick);
+    expect(settled.stdout).toMatch(/Reconcile: 1 applied, 1 not applied, 0 still unknown/);
+    expect(settled.stdout).toMatch(/applied \(reconciled\)/);
+    expect(
+      rows(
+        "crash",
+        "SELECT string_agg(outcome || ':' || (record->>'reconciled'), ',' ORDER BY seq) FROM users_mcp_audit WHERE phase = 'outcome'",
+      ),
+    ).toBe("applied:true,failed:true");
+    expect(rows("crash", "SELECT count(*) FROM users_mcp_audit WHERE phase = 'intent'")).toBe("2");
+    // list_writes and revert_write use the resolution: the applied write can be undone.
+    const c = await serve(url);
+    const listed = (await call(c, "list_writes", {})).structuredContent as { writes: Array<{ auditId: string; outcome: string }> };
+    expect(listed.writes.map((w) => w.outcome).sort()).toEqual(["applied", "failed"]);
+    const undone = await call(c, "revert_write", { auditId: listed.writes.find((w) => w.outcome === "applied")?.auditId });
+    expect(undone.structuredContent, undone.content[0]?.text).toMatchObject({ applied: true });
+    expect(lcUser().firstName).toBe("Sam");
+    // A second reconcile finds nothing left to settle.
+    expect((await cli(["audit", "--reconcile"], url, quick)).stdout).toMatch(/Reconcile: 0 applied, 0 not applied, 0 still unknown/);
+  }, 180_000);
+});
+
+async function until(ok: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -22,6 +22,7 @@ describe("the settings table", () => {
       "USERS_MCP_HTTP_TOKEN",
       "USERS_MCP_OAUTH_CLIENT_SECRET",
       "USERS_MCP_DATABASE_URL",
+      "USERS_MCP_DATABASE_ADMIN_URL",
     ]);
     expect(Object.keys(SETTINGS)).toEqual(ENV_VARS.map((v) => v.name));
   });

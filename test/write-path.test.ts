@@ -128,7 +128,7 @@ describe("a queued call cancelled by the client", () => {
     h.sandbox.fault({ provider: "leadping", method: "PUT", delayMs: 600, kind: "pass" });
     const first = h.call("update_compliance", { compliance: { acceptedBaa: true } });
     await until(() => h.sandbox.requestsTo("leadping", "PUT").length === 1);
-    const turns = vi.spyOn(h.runtime.queues, "turn");
+    const turns = vi.spyOn((await h.runtime.state()).queues, "hold");
     const abort = new AbortController();
     const queued = h.client.callTool({ name: "update_compliance", arguments: { compliance: { acceptedEmail: false } } }, undefined, {
       signal: abort.signal,

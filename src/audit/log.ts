@@ -40,6 +40,8 @@ export interface AuditRecord {
   sandbox?: true;
   /** For an undo (revert_write): the id of the write it undoes. */
   revertOf?: string | undefined;
+  /** An outcome found after the fact by reading the record (reconcile), for an intent left without one. */
+  reconciled?: true;
 }
 
 /** The audit log could not be written: the write it was meant to record must not happen. */
@@ -282,6 +284,8 @@ export interface AuditEntry {
   revertOf?: string | undefined;
   /** An intent with no outcome: the process stopped mid-write. */
   incomplete?: true;
+  /** The outcome was found after the fact, by reading the record (reconcile). */
+  reconciled?: true;
 }
 
 const OUTCOMES: ReadonlySet<string> = new Set<AuditOutcome>(["applied", "failed", "unknown", "declined", "conflict", "unchanged"]);
@@ -364,11 +368,32 @@ export function parseAudit(text: string): { entries: AuditEntry[]; unreadable: n
       known.error = r.error;
       known.confirmation = r.confirmation ?? known.confirmation;
       delete known.incomplete;
+      if (r.reconciled === true) known.reconciled = true;
     } else {
       byId.set(r.id, { ...entryOf(r), outcome: r.outcome ?? "unknown" });
     }
   }
   return { entries: [...byId.values()], unreadable };
+}
+
+/** The file's intents older than `before` with no outcome, or only "unknown" ones none of which was reconciled; oldest first. */
+export async function unsettledInFile(path: string, before: number): Promise<AuditRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  const open = new Map<string, AuditRecord>();
+  for (const line of text.split("\n")) {
+    const r = line.trim() ? parseAuditLine(line) : undefined;
+    if (!r) continue;
+    if (r.phase === "intent") {
+      if (Date.parse(r.time) < before) open.set(r.id, r);
+    } else if (r.outcome !== "unknown" || r.reconciled === true) open.delete(r.id);
+  }
+  return [...open.values()];
 }
 
 /** What identifies a write in every view of the log: its id, when, which tool, which record. */
@@ -424,7 +449,7 @@ export function renderAuditTable(entries: AuditEntry[]): string {
       e.tool,
       e.target,
       e.fields.join(",") || "-",
-      `${e.outcome}${e.incomplete ? "*" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
+      `${e.outcome}${e.incomplete ? "*" : ""}${e.reconciled ? " (reconciled)" : ""}${e.revertOf ? ` (undo of ${e.revertOf.slice(0, 8)})` : ""}${e.sandbox ? " (sandbox)" : ""}`,
       ...(entries.some((x) => x.actor) ? [actorWords(e.actor)] : []),
       e.confirmation,
       // The whole id, as revert_write takes it.
@@ -439,7 +464,9 @@ export function renderAuditTable(entries: AuditEntry[]): string {
     lines.push(
       "",
       "* the process stopped after recording the intent of this write and before its outcome: it may or may not",
-      "  have been applied. Check the record upstream (get_user, get_gdpr_user or get_current_user) before retrying.",
+      "  have been applied. `users-mcp audit --reconcile` reads the record to settle it (the server does so at start).",
     );
+  if (entries.some((e) => e.reconciled))
+    lines.push("", "(reconciled): the outcome was found after the fact by reading the record upstream (users-mcp audit --reconcile).");
   return `${lines.join("\n")}\n`;
 }

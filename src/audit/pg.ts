@@ -1,5 +1,4 @@
-import { raceAbort } from "../client/call-context.js";
-import { type Database, DatabaseUnavailable } from "./database.js";
+import { type Database, StatementTimeout } from "./database.js";
 import type { IndexedWrite, WriteHistory, WriteQuery } from "./history.js";
 import { type AuditEntry, AuditError, type AuditLimits, type AuditRecord, type AuditSink, parseAudit } from "./log.js";
 
@@ -18,40 +17,49 @@ export class DatabaseAuditLog implements AuditSink {
   constructor(private readonly db: Database) {}
 
   async append(record: AuditRecord, limits: AuditLimits): Promise<void> {
-    const left = limits.deadline - Date.now();
-    if (left <= 0) throw new AuditError(this.where, "timed out before the insert");
-    const timeout = AbortSignal.timeout(left);
-    const signal = limits.signal ? AbortSignal.any([timeout, limits.signal]) : timeout;
+    if (limits.deadline - Date.now() <= 0) throw new AuditError(this.where, "timed out before the insert");
+    const r = storable(record);
     try {
-      await raceAbort(
-        this.db.query(
-          `INSERT INTO users_mcp_audit (id, phase, time, tool, provider, target, outcome, confirmation, tenant, sandbox, revert_of, actor, record)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-          [
-            record.id,
-            record.phase,
-            record.time,
-            record.tool,
-            record.provider,
-            record.target,
-            record.outcome ?? null,
-            record.confirmation,
-            record.tenant ?? null,
-            record.sandbox === true,
-            record.revertOf ?? null,
-            record.actor ? JSON.stringify(record.actor) : null,
-            JSON.stringify(record),
-          ],
-        ),
-        signal,
+      // Bounded in the database (statement_timeout): an insert the call gave up on is cancelled there,
+      // and the call waits for the database's own answer, so a record it reports unwritten never appears.
+      await this.db.query(
+        `INSERT INTO users_mcp_audit (id, phase, time, tool, provider, target, outcome, confirmation, tenant, sandbox, revert_of, actor, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          r.id,
+          r.phase,
+          r.time,
+          r.tool,
+          r.provider,
+          r.target,
+          r.outcome ?? null,
+          r.confirmation,
+          r.tenant ?? null,
+          r.sandbox === true,
+          r.revertOf ?? null,
+          r.actor ? JSON.stringify(r.actor) : null,
+          JSON.stringify(r),
+        ],
+        limits.deadline,
       );
     } catch (err) {
-      if (timeout.aborted) throw new AuditError(this.where, "timed out");
-      throw new AuditError(this.where, err instanceof DatabaseUnavailable ? err.message : (err as Error).message);
+      if (err instanceof StatementTimeout) throw new AuditError(this.where, `timed out; ${err.message}`);
+      throw new AuditError(this.where, (err as Error).message);
     }
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The record as PostgreSQL can hold it: text and jsonb cannot hold U+0000, so each one (in upstream
+ * data, claims, arguments) is stored as U+FFFD, the replacement character, and the write goes on.
+ */
+export function storable(record: AuditRecord): AuditRecord {
+  const json = JSON.stringify(record);
+  return json.includes("\\u0000")
+    ? (JSON.parse(json, (_k, v: unknown) => (typeof v === "string" ? v.replaceAll("\u0000", "\uFFFD") : v)) as AuditRecord)
+    : record;
 }
 
 /** Every record, oldest first, as the file reader joins them: what `users-mcp audit` shows. */
@@ -137,4 +145,36 @@ export class DatabaseHistory implements WriteHistory {
       };
     });
   }
+}
+
+/** Held by the replica that is reconciling, so that replicas starting together settle each write once. */
+const RECONCILE_LOCK = 7_517_529_832;
+
+/**
+ * Runs `fn` if no other replica is reconciling (an advisory lock, on the one connection it holds);
+ * undefined when one is.
+ */
+export async function whileReconciling<T>(db: Database, fn: () => Promise<T>): Promise<T | undefined> {
+  return db.hold(Date.now() + 10_000, undefined, async () => {
+    const { rows } = await db.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [RECONCILE_LOCK]);
+    if (!rows[0]?.ok) return undefined;
+    try {
+      return await fn();
+    } finally {
+      await db.query("SELECT pg_advisory_unlock($1)", [RECONCILE_LOCK]);
+    }
+  });
+}
+
+/** Intents older than `before` with no outcome, or only "unknown" ones none of which was reconciled; oldest first. */
+export async function unsettledIntents(db: Database, before: number): Promise<AuditRecord[]> {
+  const { rows } = await db.query<{ record: AuditRecord }>(
+    `SELECT i.record FROM users_mcp_audit i
+     WHERE i.phase = 'intent' AND i.time < $1
+       AND NOT EXISTS (SELECT 1 FROM users_mcp_audit o WHERE o.id = i.id AND o.phase = 'outcome'
+                       AND (o.outcome <> 'unknown' OR o.record->>'reconciled' = 'true'))
+     ORDER BY i.seq`,
+    [new Date(before).toISOString()],
+  );
+  return rows.map((r) => r.record);
 }

@@ -160,28 +160,12 @@ async function renderWritePath(config: Config, write: (s: string) => void): Prom
       );
     }
   }
-  if (config.databaseUrl) {
-    const { Database, SCHEMA_VERSION } = await import("../audit/database.js");
-    const db = new Database(config.databaseUrl);
-    try {
-      const version = await db.ready();
-      const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM users_mcp_audit");
-      lines.push(
-        `Database (USERS_MCP_DATABASE_URL): connected; schema version ${version} (this server's: ${SCHEMA_VERSION}); audit table holds ${rows[0]?.n ?? 0} records. The audit log, write locks and preview key are kept there.`,
-      );
-    } catch (err) {
-      broken = true;
-      lines.push(
-        `Database (USERS_MCP_DATABASE_URL): NOT usable (${(err as Error).message}). Every write will be refused until this is fixed.`,
-      );
-    } finally {
-      await db.close();
-    }
-  } else if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
+  if (config.databaseUrl) broken = (await renderDatabase(config, config.databaseUrl, lines)) || broken;
+  else if (!config.auditLog) lines.push("Audit log: off (USERS_MCP_AUDIT_LOG=off): writes are not recorded");
   else {
     const { auditProblem } = await import("../audit/log.js");
     const problem = await auditProblem(config.auditLog);
-    broken = problem !== undefined;
+    broken = broken || problem !== undefined;
     lines.push(
       problem
         ? `Audit log: ${config.auditLog}: NOT writable (${problem}). Every write will be refused until this is fixed.`
@@ -190,4 +174,42 @@ async function renderWritePath(config: Config, write: (s: string) => void): Prom
   }
   write(`${lines.join("\n")}\n`);
   return broken;
+}
+
+/**
+ * The database, checked as the server's role sees it, changing nothing: doctor creates no table. It
+ * says when the schema is missing (and how to migrate), and when the server's role could rewrite the
+ * audit history (and how to split the owner from the run-time role).
+ */
+async function renderDatabase(config: Config, url: string, lines: string[]): Promise<boolean> {
+  const { Database, SCHEMA_VERSION } = await import("../audit/database.js");
+  const db = new Database(url, { poolSize: 1 });
+  const name = "Database (USERS_MCP_DATABASE_URL)";
+  try {
+    const found = await db.inspect();
+    if (found.version === 0) {
+      lines.push(
+        `${name}: connected as role ${found.role}, but the schema is missing (no users_mcp_* tables). Migrate it: start users-mcp once with USERS_MCP_DATABASE_ADMIN_URL set to the role that should own the tables (it creates them and grants ${found.role} INSERT and SELECT), or, with one role, start it with USERS_MCP_DATABASE_URL alone. Every write is refused until then.`,
+      );
+      return true;
+    }
+    if (found.version !== SCHEMA_VERSION)
+      lines.push(
+        `${name}: schema version ${found.version}, this server's is ${SCHEMA_VERSION}: ${found.version > SCHEMA_VERSION ? "upgrade users-mcp" : "it is migrated when the server starts (with USERS_MCP_DATABASE_ADMIN_URL when set)"}.`,
+      );
+    lines.push(
+      `${name}: connected; schema version ${found.version} (this server's: ${SCHEMA_VERSION}); role ${found.role}; audit table holds ${found.records ?? 0} records; ${config.databasePoolSize} connections per replica (USERS_MCP_DATABASE_POOL_SIZE). The audit log, write locks and preview key are kept there.`,
+    );
+    if (found.rewrite.length)
+      lines.push(
+        `  Warning: the server's role ${found.role} can rewrite the audit history: it ${found.rewrite.join(", ")}. Split the roles: let an owner role own the tables (USERS_MCP_DATABASE_ADMIN_URL) and run the server as a role that is granted INSERT and SELECT only (USERS_MCP_DATABASE_URL); README "Two roles" gives the SQL.`,
+      );
+    else lines.push(`  The server's role may only insert and read the audit table: it cannot rewrite the history.`);
+    return false;
+  } catch (err) {
+    lines.push(`${name}: NOT usable (${(err as Error).message}). Every write will be refused until this is fixed.`);
+    return true;
+  } finally {
+    await db.close();
+  }
 }

@@ -35,7 +35,8 @@ const HELP = `users-mcp ${VERSION}: an MCP server for user accounts on Leadping,
 Usage:
   users-mcp [options]           start the MCP server on stdio (what MCP hosts run)
   users-mcp doctor [options]    check the configuration and each configured provider, then exit
-  users-mcp audit [options]     show recent writes from the audit log (--json, --target ID, --since ISO, --limit N)
+  users-mcp audit [options]     show recent writes from the audit log (--json, --target ID, --since ISO, --limit N;
+                                --reconcile first settles writes left in doubt by reading their records)
 
 Options:
   --http              serve MCP Streamable HTTP at /mcp instead of stdio (stateless; see README "Remote mode")
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     });
   if (command === "audit") {
     const { runAuditCommand } = await import("./audit.js");
-    process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s)); // allow-stdout: audit is a CLI report
+    process.exitCode = await runAuditCommand(config, values, (s) => process.stdout.write(s), logger); // allow-stdout: audit is a CLI report
     return;
   }
   const sandbox = await withSandbox(config);
@@ -250,12 +251,13 @@ function parseCli(argv: string[]) {
       target: { type: "string" },
       since: { type: "string" },
       limit: { type: "string" },
+      reconcile: { type: "boolean" },
     },
   });
   const [command, ...extra] = positionals;
   if (command !== undefined && command !== "doctor" && command !== "audit") throw new Error(`unknown command "${command}"`);
   if (command !== "audit")
-    for (const f of ["json", "target", "since", "limit"] as const)
+    for (const f of ["json", "target", "since", "limit", "reconcile"] as const)
       if (values[f] !== undefined) throw new Error(`--${f} goes with the audit command`);
   if (!values.http) for (const f of ["port", "host"] as const) if (values[f] !== undefined) throw new Error(`--${f} goes with --http`);
   if (values.port !== undefined && (!/^\d+$/.test(values.port) || Number(values.port) > 65535))

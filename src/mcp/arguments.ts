@@ -1,6 +1,8 @@
-import type { Transport } from "@modelcontextprotocol/server";
 import { InputError } from "../client/errors.js";
 import { formatPath } from "./explain.js";
+import { RESERVED_MARK } from "./reserved-keys.js";
+
+export { keepingReservedKeys, keepReservedKeys } from "./reserved-keys.js";
 
 // The checks every call's raw arguments pass before a schema looks at them.
 
@@ -13,50 +15,6 @@ const MAX_ARGUMENT_VALUES = 50_000;
 
 /** Keys that name a JavaScript object's machinery: no tool has such an argument, and parsing may drop or misread them. */
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-/** What a top-level `__proto__` argument is renamed to before the SDK's parsing would drop it silently. */
-const RESERVED_MARK = "\u0000reserved:";
-
-/**
- * The SDK parses a call's `arguments` into a fresh object, and a `__proto__` key becomes that
- * object's prototype instead of a key: the argument vanishes without a word. Before the SDK sees a
- * message, such a key is renamed to a marked one, so that the argument check refuses it by name.
- */
-export function keepReservedKeys<M>(message: M): M {
-  if (Array.isArray(message)) {
-    for (const m of message) keepReservedKeys(m);
-    return message;
-  }
-  const params = (message as { method?: unknown; params?: { arguments?: unknown } } | null)?.params;
-  const args = params?.arguments;
-  if (args === null || typeof args !== "object" || Array.isArray(args) || !Object.hasOwn(args, "__proto__")) return message;
-  const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(args))
-    Object.defineProperty(copy, k === "__proto__" ? `${RESERVED_MARK}__proto__` : k, {
-      value: v,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  (params as { arguments: unknown }).arguments = copy;
-  return message;
-}
-
-/**
- * A transport whose inbound messages keep reserved argument keys for the argument check: stdio's
- * (src/transport/stdio.ts). The HTTP endpoint parses each body itself and calls keepReservedKeys.
- */
-export function keepingReservedKeys<T extends Transport>(transport: T): T {
-  let deliver: Transport["onmessage"];
-  Object.defineProperty(transport, "onmessage", {
-    configurable: true,
-    enumerable: true,
-    get: () => deliver,
-    set: (handler: Transport["onmessage"]) => {
-      deliver = handler && ((message, extra) => handler(keepReservedKeys(message), extra));
-    },
-  });
-  return transport;
-}
 
 /**
  * Checks the raw arguments without recursion, so hostile input cannot exhaust the stack: too deep,

@@ -1,109 +1,88 @@
-import { randomBytes } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
-import { Database } from "../audit/database.js";
-import { AuditIndex, type WriteHistory } from "../audit/history.js";
-import { AuditLog, type AuditSink } from "../audit/log.js";
-import { DatabaseAuditLog, DatabaseHistory } from "../audit/pg.js";
-import { LiveCalls } from "../client/call-context.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
 import type { Config } from "../settings/config.js";
 import { selectToolNames } from "../tools/catalog.js";
 import type { ToolDefinition } from "../tools/define.js";
-import { ConfirmStates } from "../writes/confirm-state.js";
-import { DatabaseLocks, RecordQueues, type RecordTurns } from "../writes/lock.js";
-import { PreviewTokens } from "../writes/preview.js";
-import { QuestionBoard } from "./answers.js";
-import { toolListing } from "./listing.js";
+import { toolListings } from "./listings.js";
+import type { RuntimeState } from "./state.js";
+
+export type { RuntimeState } from "./state.js";
 
 /** The tools this configuration serves, loaded on first use. */
 export interface Catalog {
   all: ReadonlyArray<ToolDefinition>;
   tools: ToolDefinition[];
   byName: Map<string, ToolDefinition>;
-  listing: Tool[];
 }
 
 /**
  * What one process holds for every MCP server it makes (stdio makes one; the HTTP mode one per request):
- * made once, passed down, never a module global. Settings and logger, the tool catalog, the preview key,
- * the audit log and its index, the per-record write queues, the live calls' deadlines, and a count of
- * tool calls under way that a shutdown waits on.
+ * made once, passed down, never a module global. Settings and logger, the tool listing and catalog, a
+ * count of tool calls under way that a shutdown waits on, and the state the calls share (`state()`).
+ *
+ * Start-up pays only for what initialize, server/discover and tools/list need: the listing is the one
+ * the build rendered (src/mcp/listings.ts), and the tool definitions, the write path, the audit stores
+ * and `pg` load with the first tool call.
  */
 export interface Runtime {
   config: Config;
   logger: Logger;
+  /** The tools/list entries of the tools this configuration serves. */
+  listing(): Promise<Tool[]>;
+  /** The tool definitions (schemas, handlers), loaded on the first call. */
   catalog(): Promise<Catalog>;
-  /**
-   * The preview tokens and confirmation states, under one key: USERS_MCP_PREVIEW_KEY, else the key the
-   * replicas share in the database, else a random one per process. Rejects (naming the database) while
-   * a database that holds the key cannot be reached.
-   */
-  keys(): Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }>;
-  audit: AuditSink | undefined;
-  /** The audit log indexed (or queried) for list_writes and revert_write. */
-  history: WriteHistory | undefined;
-  /** Writes to one record run one at a time: in this process, or across replicas through the database. */
-  queues: RecordTurns;
-  /** PostgreSQL (USERS_MCP_DATABASE_URL), when the state is shared there. */
-  database: Database | undefined;
-  /** The calls under way: one timer for their deadlines, one listener per shutdown signal. */
-  calls: LiveCalls;
-  /** Questions asked over 2025 HTTP streams, waiting for answers POSTed to any replica. */
-  questions: QuestionBoard;
+  /** The state tool calls share, made on first use. */
+  state(): Promise<RuntimeState>;
+  /** The state, when it has been made (for a readiness probe: it does not make it). */
+  readonly loaded: RuntimeState | undefined;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
-  /** Connects to the database (migrating it) and keeps watching it; a database that is down only warns. */
+  /** With a database: makes the state, connects (migrating it) and keeps watching it; a database that is down only warns. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function createRuntime(config: Config, logger: Logger): Runtime {
-  selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
-  // The definitions (zod schemas, vocabularies) load on the first tools/list or tools/call, after
-  // the host's initialize has been answered: start-up pays only for what initialize needs.
+export interface RuntimeOptions {
+  /** Write queues shared with another runtime, as two servers of one process share them (tests). */
+  queuesOf?: Runtime;
+}
+
+export function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Runtime {
+  const names = selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
   let catalog: Promise<Catalog> | undefined;
-  const database = config.databaseUrl ? new Database(config.databaseUrl) : undefined;
-  const audit: AuditSink | undefined = database
-    ? new DatabaseAuditLog(database)
-    : config.auditLog
-      ? new AuditLog(config.auditLog, (m) => logger.warn(m))
-      : undefined;
-  const questions = new QuestionBoard(database, config.databaseUrl, logger);
-  let keys: Promise<{ previews: PreviewTokens; confirmStates: ConfirmStates }> | undefined;
-  const remember = database ? (nonce: string, expires: number) => database.answered(nonce, expires) : undefined;
-  const makeKeys = (key: string | Buffer) => ({ previews: new PreviewTokens(key), confirmStates: new ConfirmStates(key, remember) });
+  let listing: Promise<Tool[]> | undefined;
+  let state: Promise<RuntimeState> | undefined;
+  let loaded: RuntimeState | undefined;
+  const makeState = () => {
+    state ??= Promise.all([import("./state.js"), options.queuesOf?.state()]).then(([{ createState }, shared]) => {
+      loaded = createState(config, logger, shared?.queues);
+      return loaded;
+    });
+    return state;
+  };
   return {
     config,
     logger,
+    listing() {
+      listing ??= toolListings().then((all) => all.filter((t) => (names as string[]).includes(t.name)));
+      return listing;
+    },
     catalog() {
       catalog ??= import("../tools/index.js").then(({ ALL_TOOLS, selectTools }) => {
         const tools = selectTools(config);
-        return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])), listing: toolListing(tools) };
+        return { all: ALL_TOOLS, tools, byName: new Map(tools.map((t) => [t.name, t])) };
       });
       return catalog;
     },
-    keys() {
-      if (!keys) {
-        const pending =
-          config.previewKey || !database
-            ? Promise.resolve(makeKeys(config.previewKey ?? randomBytes(32)))
-            : database.previewKey().then(makeKeys);
-        keys = pending;
-        pending.catch(() => {
-          keys = undefined;
-        });
-      }
-      return keys;
+    state: makeState,
+    get loaded() {
+      return loaded;
     },
-    audit,
-    history: database ? new DatabaseHistory(database) : config.auditLog ? new AuditIndex(config.auditLog) : undefined,
-    queues: database ? new DatabaseLocks(database) : new RecordQueues(),
-    database,
-    calls: new LiveCalls(),
-    questions,
     busy: new Gauge(),
     async start() {
+      if (!config.databaseUrl) return;
+      const { database } = await makeState();
       if (!database) return;
       database.watch();
       try {
@@ -113,7 +92,9 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
         logger.warn(`database: ${(err as Error).message}; reads are served, writes are refused until it is back`);
       }
     },
-    close: async () => {
+    async close() {
+      if (!state) return;
+      const { questions, audit, database } = await state;
       await questions.close();
       await audit?.close();
       await database?.close();

@@ -57,6 +57,11 @@ export interface SandboxOptions {
   /** Rate limits per window; tests lower them to provoke 429s. */
   leadpingRateLimit?: number;
   leadconnectorRateLimit?: number;
+  /**
+   * How long an idle keep-alive connection stays open (Node's default, 5 s, unless given). The benchmarks
+   * raise it: a client slowed down by callgrind would otherwise reuse a connection the stand-in is closing.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface Sandbox {
@@ -134,6 +139,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     send(res, out);
   }
 
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -210,6 +210,10 @@ export function createLeadConnector(options: { rateLimit?: number | undefined } 
       daily = 0;
     },
     user: (id: string) => users.get(id),
+    /** Adds an ordinary user (tests that need many records); gone at the next reset. */
+    add: (id: string, firstName: string) => {
+      users.set(id, person(id, firstName, "Tester", `${id}@example.com`, "+15125550100", "user", []));
+    },
     limiter,
   };
 }

@@ -44,6 +44,10 @@ export interface Config {
   previewKey: string | undefined;
   /** PostgreSQL for the audit log, write locks and the preview key (USERS_MCP_DATABASE_URL); else the file. */
   databaseUrl: string | undefined;
+  /** The owner role (USERS_MCP_DATABASE_ADMIN_URL): migrates, owns the tables, grants the run-time role. */
+  databaseAdminUrl: string | undefined;
+  /** Connections per replica (USERS_MCP_DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   /** The remote (Streamable HTTP) mode's settings; used with --http. */
   http: {
     /** OAuth 2.1 resource server: tokens from `issuer` for the resource `<publicUrl>/mcp`. */
@@ -349,6 +353,20 @@ export const SETTINGS = {
       }),
     "secret",
   ),
+  USERS_MCP_DATABASE_ADMIN_URL: setting(
+    "postgres://… of the role that owns the tables: migrates them at start and grants USERS_MCP_DATABASE_URL's role INSERT and SELECT only",
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v.trim()), {
+        message: "USERS_MCP_DATABASE_ADMIN_URL must be a postgres:// or postgresql:// URL",
+      }),
+    "secret",
+  ),
+  USERS_MCP_DATABASE_POOL_SIZE: setting(
+    "database connections per replica; a write holds one from its read to its outcome (default 10)",
+    wholeNumber("USERS_MCP_DATABASE_POOL_SIZE", 10, 1, 1_000),
+  ),
   // Read before the others, to find the file the rest may come from (settings/files.ts).
   USERS_MCP_ENV_FILE: setting("an env file to read settings from (as --settings; default ~/.config/users-mcp/.env)", text()),
 };
@@ -487,6 +505,8 @@ export function loadConfig(
           : undefined,
     },
     databaseUrl: e.USERS_MCP_DATABASE_URL?.trim(),
+    databaseAdminUrl: e.USERS_MCP_DATABASE_ADMIN_URL?.trim(),
+    databasePoolSize: e.USERS_MCP_DATABASE_POOL_SIZE,
     previewKey: e.USERS_MCP_PREVIEW_KEY,
     secrets: ENV_VARS.filter((v) => v.secret && cleaned[v.name] !== undefined).map((v) => cleaned[v.name] as string),
     placeholders,
@@ -517,12 +537,13 @@ export function sourceOf(config: Pick<Config, "sources">, name: string): string 
 
 /** The secret values in force (every setting the table marks secret), so that every output path can scrub them. */
 export function secretsOf(config: Config): string[] {
-  // The database URL's password is a secret of its own: a driver's message may quote it without the URL.
-  let password = "";
-  try {
-    password = config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : "";
-  } catch {
-    // not a URL that parses: the whole value is scrubbed as it is
-  }
-  return [...config.secrets, ...(password ? [password] : [])].filter((s) => s.length >= 4);
+  // A database URL's password is a secret of its own: a driver's message may quote it without the URL.
+  const passwords: string[] = [];
+  for (const url of [config.databaseUrl, config.databaseAdminUrl])
+    try {
+      if (url) passwords.push(decodeURIComponent(new URL(url).password));
+    } catch {
+      // not a URL that parses: the whole value is scrubbed as it is
+    }
+  return [...config.secrets, ...passwords].filter((s) => s.length >= 4);
 }

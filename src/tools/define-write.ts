@@ -34,12 +34,8 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
   const { write, view, input, ...rest } = def;
   const provider: Provider = TOOL_CATALOG[name].provider;
   const full = input.extend({
-    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
-    previewToken: z
-      .string()
-      .max(200_000)
-      .optional()
-      .describe("From a dry run with the same arguments: write only if the record has not moved since"),
+    dryRun: z.boolean().default(false).describe("true: preview only, with a previewToken"),
+    previewToken: z.string().max(200_000).optional().describe("From a dry run: write only if nothing moved since"),
   });
   // The shared fields and the tool's view: typed as any object schema here, where the tool's types meet
   // the pipeline's (WriteResult), and exactly in the listing's JSON Schema.
@@ -53,5 +49,9 @@ export function defineWriteTool<I extends z.ZodObject, V extends z.ZodRawShape, 
     // `full` is `input` with dryRun and previewToken: zod cannot spell that type for a generic input.
     handler: (args, ctx, deps) => executeWrite(name, provider, write, args as WriteArgs<z.output<I>>, ctx, deps),
   });
-  return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown> } });
+  const refusals = (args: unknown) => {
+    const checked = input.safeParse(args);
+    return checked.success ? [] : checked.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`);
+  };
+  return Object.assign(tool, { revertible: { tool: name, provider, contract: write as WriteContract<unknown, unknown>, refusals } });
 }

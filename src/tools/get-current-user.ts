@@ -5,11 +5,9 @@ import { defineTool } from "./define.js";
 export const getCurrentUser = defineTool("get_current_user", {
   title: "Get the current Leadping user",
   description: [
-    "Reads the Leadping user that the configured API token belongs to (Leadping GET /users/me): identity,",
-    "roles, billing plan and subscription status, business, notification preferences and the compliance",
-    "record (consent flags, TrustedForm certificates, licensed states and products).",
-    "Read-only and safe to call at any time. Call it before update_compliance to see the current consent",
-    "state; fields that Leadping does not return for this account are omitted or null.",
+    "Reads the Leadping user the API token belongs to (GET /users/me): identity, roles, plan, business,",
+    "notification preferences and the compliance record (consents, TrustedForm certificates, licensed states",
+    "and products). Read it before update_compliance.",
   ].join(" "),
   input: z.strictObject({}),
   output: LeadpingUser,

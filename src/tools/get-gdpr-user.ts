@@ -5,9 +5,8 @@ import { Gdpr, gdprOf, guid, UserOut, userOut } from "./twosms-user.js";
 export const getGdprUser = defineTool("get_gdpr_user", {
   title: "Get a 2SMS user and their GDPR state",
   description: [
-    "Reads one 2SMS user by id (GET api/v1/admin/users/{id}): name, email, username, mobile phone, time zone,",
-    "enabled and admin flags, language, and the GDPR state (agreement and decline dates, DPA and privacy policy",
-    "versions). Never returns the password or PIN. Read-only. Change the user with update_gdpr.",
+    "Reads one 2SMS user by id (GET api/v1/admin/users/{id}): name, email, username, mobile, time zone, flags,",
+    "language and GDPR state (agreement dates, DPA and privacy policy versions). Change it with update_gdpr.",
   ].join(" "),
   input: z.strictObject({ userId: guid("2SMS user id (a GUID)") }),
   output: z.object({ user: UserOut, gdpr: Gdpr }),

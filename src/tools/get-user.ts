@@ -5,11 +5,10 @@ import { pick, UserOut } from "./leadconnector-user.js";
 export const getUser = defineTool("get_user", {
   title: "Get a LeadConnector (HighLevel) user",
   description: [
-    "Reads one LeadConnector / HighLevel user by id (GET /users/{userId}): name, email, phone, roles (type, role,",
-    "sub-account ids), permissions, scopes, LC Phone numbers, language, deleted. Read-only. Find ids with",
-    "search_users; change the user with update_user.",
+    "Reads one LeadConnector (HighLevel) user by id (GET /users/{userId}): name, email, phone, roles, sub-accounts,",
+    "permissions, scopes, language. Find ids with search_users; change it with update_user.",
   ].join(" "),
-  input: z.strictObject({ userId: plainText(100).describe("LeadConnector user id (e.g. 0IHuJvc2ofPAAA8GzTRi)") }),
+  input: z.strictObject({ userId: plainText(100).describe("LeadConnector user id") }),
   output: UserOut,
   errorHints: {
     forbidden:

@@ -33,12 +33,11 @@ const Entry = z.object({
 export const listWrites = defineTool("list_writes", {
   title: "List recent writes (audit log)",
   description: [
-    "Recent writes made through this server, newest first, from its audit log: tool, record, outcome, whether a",
-    "person confirmed, and each field before and after (credentials show as [redacted]). Use an auditId with",
-    "revert_write to undo one. The log holds every write since it was created; reads are not recorded.",
+    "Writes made through this server, newest first, from its audit log: tool, record, outcome, confirmation,",
+    "each field before and after. Undo one with revert_write and its auditId.",
   ].join(" "),
   input: z.strictObject({
-    target: z.string().trim().min(1).max(200).optional().describe('Only writes to this record id ("me" for Leadping)'),
+    target: z.string().trim().min(1).max(200).optional().describe('Only writes to this record id ("me": Leadping)'),
     tool: z
       .enum(WRITE_TOOL_NAMES as [WriteToolName, ...WriteToolName[]])
       .optional()
@@ -48,8 +47,8 @@ export const listWrites = defineTool("list_writes", {
       .max(40)
       .refine((v) => !Number.isNaN(Date.parse(v)), { message: "must be an ISO 8601 date or date-time, e.g. 2026-11-29T15:00:00Z" })
       .optional()
-      .describe("Only writes at or after this ISO 8601 time"),
-    limit: z.number().int().min(1).max(100).default(20).describe("How many (1-100)"),
+      .describe("Only writes since this ISO 8601 time"),
+    limit: z.number().int().min(1).max(100).default(20).describe("How many"),
   }),
   output: z.object({ writes: z.array(Entry), count: z.number().describe("How many are listed") }),
   async handler(args, _ctx, deps) {

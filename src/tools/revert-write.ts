@@ -11,7 +11,10 @@ import { updateCompliance } from "./update-compliance.js";
 import { updateGdpr } from "./update-gdpr.js";
 import { updateUser } from "./update-user.js";
 
-const REVERTIBLE = new Map<string, RevertibleWrite>([updateCompliance, updateUser, updateGdpr].map((t) => [t.name, t.revertible]));
+/** The write tools whose writes can be undone (and read back by reconcile), by name. */
+export const REVERTIBLE: ReadonlyMap<string, RevertibleWrite> = new Map<string, RevertibleWrite>(
+  [updateCompliance, updateUser, updateGdpr].map((t) => [t.name, t.revertible]),
+);
 
 type Change = AuditRecord["changes"][number];
 interface RevertArgs {
@@ -83,7 +86,7 @@ function undoContract(
   w: IndexedWrite,
   changes: Change[],
   skipped: string[],
-  { contract }: RevertibleWrite,
+  { contract, tool, refusals }: RevertibleWrite,
   history: WriteHistory,
   deps: ToolDeps,
 ): WriteContract<RevertArgs, unknown> {
@@ -118,7 +121,18 @@ function undoContract(
       const left = skipped.length ? ` Left as they are (they cannot be restored): ${skipped.join(", ")}.` : "";
       if (Object.keys(values).length === 0)
         return nothingToSend(`Nothing to undo: the record already holds the values from before write ${w.id}. Nothing was written.${left}`);
-      const plan = contract.plan(contract.revertArgs(w.target, values), current, d);
+      const args = contract.revertArgs(w.target, values);
+      // The values come from the audit log, which is data, not a checked call: each is held to what the
+      // tool itself accepts, so a record rewritten in the table cannot send what a direct call could not.
+      const refused = refusals(args);
+      if (refused.length)
+        throw new RefusalError(
+          [
+            `Refused: write ${w.id}'s earlier values are not values ${tool} accepts, so nothing was sent. Its audit record may have been altered since it was written; check it with users-mcp audit.`,
+            ...refused.map((r) => `- ${r}`),
+          ].join("\n"),
+        );
+      const plan = contract.plan(args, current, d);
       return { ...plan, note: `This undoes write ${w.id} (${w.tool} at ${w.time}).${left}` };
     },
     view: (record) => ({ record: contract.view(record) }),
@@ -146,21 +160,15 @@ const nothingToSend = (message: string): WritePlan<unknown> => ({
 export const revertWrite = defineTool("revert_write", {
   title: "Undo a write (from the audit log)",
   description: [
-    "Undoes one applied write from this server's audit log (ids from list_writes; the log holds every write since",
-    "it was created) through the same path as a",
-    "write: fields go back to their earlier values only where the record still holds what the write left",
-    "(otherwise Conflict, nothing written); list entries it added are removed and ones it removed put back,",
-    "keeping later edits. Passwords and PINs cannot be restored. dryRun: true previews. Undoing a consent grant",
-    "withdraws consent and may ask the person to confirm.",
+    "Undoes one applied write (auditId from list_writes) as a new write: fields go back only where the record",
+    "still holds what the write left, and list entries it added or removed are put back, keeping later edits.",
+    "dryRun: true previews.",
   ].join(" "),
   input: z.strictObject({
-    auditId: z.string().trim().min(1).max(100).describe("The write to undo (auditId from list_writes or a write's result)"),
-    skipCredentials: z
-      .boolean()
-      .default(false)
-      .describe("true: undo a write that also changed a password or PIN, leaving those as they are"),
-    dryRun: z.boolean().default(false).describe("true: return what would change and a previewToken; write nothing"),
-    previewToken: z.string().max(200_000).optional().describe("From a dry run of this undo: write only if the record has not moved since"),
+    auditId: z.string().trim().min(1).max(100).describe("The write's auditId"),
+    skipCredentials: z.boolean().default(false).describe("true: undo a write that changed a password or PIN, leaving those"),
+    dryRun: z.boolean().default(false).describe("true: preview only, with a previewToken"),
+    previewToken: z.string().max(200_000).optional().describe("From the dry run: write only if the record has not moved"),
   }),
   output: z.object({
     ...writeResult,

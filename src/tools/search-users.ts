@@ -16,18 +16,17 @@ const Row = z.object({
 export const searchUsers = defineTool("search_users", {
   title: "Search LeadConnector (HighLevel) users",
   description: [
-    "Finds LeadConnector / HighLevel users of a company (GET /users/search): by name, email or phone (query),",
-    "sub-account, role or type, a page at a time. Returns compact rows with ids for get_user and update_user,",
-    "the total count, and nextSkip for the next page. Read-only.",
+    "Finds LeadConnector (HighLevel) users of a company (GET /users/search) by name, email or phone, sub-account,",
+    "role or type, a page at a time: rows with ids for get_user and update_user, and nextSkip.",
   ].join(" "),
   input: z.strictObject({
-    query: plainText(200).optional().describe("Text matched against full name, email and phone; omit to list all"),
-    companyId: plainText(100).optional().describe("Company (agency) id; default LEADCONNECTOR_COMPANY_ID"),
-    locationId: plainText(100).optional().describe("Only users of this sub-account; default LEADCONNECTOR_LOCATION_ID"),
+    query: plainText(200).optional().describe("Matched against name, email and phone; omit to list all"),
+    companyId: plainText(100).optional().describe("Company (agency) id; default: the configured one"),
+    locationId: plainText(100).optional().describe("Only users of this sub-account (location)"),
     role: z.enum(["admin", "user"]).optional().describe("Only admins or only users"),
-    type: z.enum(["account", "agency"]).optional().describe("Only sub-account (account) or agency users"),
-    limit: z.number().int().min(1).max(100).default(25).describe("Page size, 1-100"),
-    skip: z.number().int().min(0).max(1_000_000).default(0).describe("Rows to skip (nextSkip of the previous page)"),
+    type: z.enum(["account", "agency"]).optional().describe("Only account or agency users"),
+    limit: z.number().int().min(1).max(100).default(25).describe("Page size"),
+    skip: z.number().int().min(0).max(1_000_000).default(0).describe("nextSkip of the previous page"),
   }),
   output: z.object({
     users: z.array(Row),

@@ -10,14 +10,13 @@ const certificate = z.strictObject({
   url: z
     .string()
     .max(2048)
-    .describe("https://cert.trustedform.com/<certificate id>; Leadping refuses any other host")
     .superRefine((url, ctx) => {
       if (!trustedFormId(url))
         ctx.addIssue({ code: "custom", message: "must be a TrustedForm certificate URL: https://cert.trustedform.com/<id>" });
     }),
-  id: plainText(255).optional().describe("Certificate id; omit to use the id at the end of the URL"),
-  source: plainText(200).optional().describe("Where the consent was captured (free text)"),
-  createdAt: z.iso.datetime({ offset: true }).optional().describe("When the certificate was issued, ISO 8601"),
+  id: plainText(255).optional(),
+  source: plainText(200).optional(),
+  createdAt: z.iso.datetime({ offset: true }).optional(),
 });
 type CertificateInput = z.output<typeof certificate>;
 
@@ -27,27 +26,21 @@ const stateCode = z
   .transform((c) => c.trim().toUpperCase())
   .refine((c) => US_STATE_CODES.has(c), { message: "not a US state or territory code: use two-letter USPS codes such as CA, NY, DC, PR" });
 
-const LIST_HELP = 'An array REPLACES the stored list; { "add": [...], "remove": [...] } edits it as stored.';
-
 const complianceInput = z
   .strictObject({
-    acceptedTerms: z.boolean().optional().describe("Accepted Leadping's terms of service"),
-    acceptedToSubscription: z.boolean().optional().describe("Accepted the subscription agreement"),
-    acceptedSms: z.boolean().optional().describe("Consents to SMS messaging. false withdraws SMS consent"),
-    acceptedBaa: z.boolean().optional().describe("Accepted the Business Associate Agreement (HIPAA)"),
-    acceptedEmail: z.boolean().optional().describe("Consents to email messaging. false withdraws email consent"),
+    acceptedTerms: z.boolean().optional().describe("Terms of service"),
+    acceptedToSubscription: z.boolean().optional().describe("Subscription agreement"),
+    acceptedSms: z.boolean().optional().describe("SMS consent"),
+    acceptedBaa: z.boolean().optional().describe("HIPAA Business Associate Agreement"),
+    acceptedEmail: z.boolean().optional().describe("Email consent"),
     trustedFormCertificates: listField(certificate, plainText(2048), 100)
       .optional()
-      .describe(`TrustedForm consent certificates. ${LIST_HELP} remove takes certificate urls or ids; [] removes all`),
-    licensedStates: listField(stateCode, stateCode, 100)
-      .optional()
-      .describe(`US states/territories the user is licensed in, two-letter codes (CA, NY, PR; any case). ${LIST_HELP}`),
-    licensedProducts: listField(plainText(200), plainText(200), 100)
-      .optional()
-      .describe(`Insurance or financial products the user may sell (free text, e.g. "Medicare"). ${LIST_HELP}`),
+      .describe("TrustedForm certificates; remove takes urls or ids"),
+    licensedStates: listField(stateCode, stateCode, 100).optional().describe("Licensed US states (two-letter)"),
+    licensedProducts: listField(plainText(200), plainText(200), 100).optional().describe('Products the user may sell, e.g. "Medicare"'),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), { message: "give at least one compliance field to change" })
-  .describe("The compliance fields to change. Omitted fields keep their current value");
+  .describe("The fields to change");
 
 const LABELS = {
   acceptedSms: "SMS consent",
@@ -63,16 +56,13 @@ const LABELS = {
 export const updateCompliance = defineWriteTool("update_compliance", {
   title: "Update Leadping compliance and consent",
   description: [
-    "Changes the compliance record of the current Leadping user (PUT /users/compliance): consent flags",
-    "(terms, subscription, SMS, BAA, email), TrustedForm certificates, licensed states and products.",
-    "Reads the record first and changes only the fields you pass; everything else is sent back unchanged.",
-    'Lists take a full array (replaces) or {"add", "remove"} (edits). false withdraws a consent. dryRun: true',
-    "previews and returns a previewToken. Withdrawals and removals may ask the person to confirm. Read the",
-    "current state with get_current_user.",
+    "Changes the token's Leadping compliance record (PUT /users/compliance); only the fields you pass change.",
+    'false withdraws a consent; an array REPLACES a stored list, {"add", "remove"} edits it. dryRun: true',
+    "previews. Read it with get_current_user.",
   ].join(" "),
   input: z.strictObject({
     compliance: complianceInput,
-    source: plainText(200).optional().describe('Free-text label recorded with the change (e.g. "support chat")'),
+    source: plainText(200).optional().describe('Recorded with the change, e.g. "support chat"'),
   }),
   view: { compliance: UserCompliance.describe("The compliance record after the call (dry run: what would be written)") },
   write: {

@@ -28,8 +28,8 @@ const FIELD_OF = Object.fromEntries(Object.entries(WIRE).map(([k, v]) => [v, k])
 const CREDENTIALS = new Set<string>(["Password", "Pin"]);
 
 const input = z.strictObject({
-  userId: guid("2SMS user id (a GUID)"),
-  displayName: plainText(200).optional().describe("Name shown for the user"),
+  userId: guid("2SMS user id"),
+  displayName: plainText(200).optional().describe("Display name"),
   emailAddress: z.email("must be an email address").max(254).optional().describe("Email address"),
   enabled: z.boolean().optional().describe("false disables the user's login"),
   languageId: guid("Language id (a GUID from the 2SMS portal)").optional(),
@@ -39,30 +39,17 @@ const input = z.strictObject({
     .regex(MOBILE, "must be a phone number: at least 5 digits, optional leading +, only digits, spaces, ( ) and -, 5 to 20 characters")
     .optional()
     .describe("Mobile phone, e.g. +44 7700 900123"),
-  timeZone: plainText(100).optional().describe("Windows time zone id, e.g. GMT Standard Time, Eastern Standard Time"),
-  username: plainText(200).optional().describe("Login name; must be unique in 2SMS"),
-  adminUser: z.boolean().optional().describe("true makes the user an account administrator"),
-  preferences: z
-    .number()
-    .int()
-    .min(0)
-    .max(2_147_483_647)
-    .optional()
-    .describe("2SMS preferences bit field (integer; values are not published)"),
+  timeZone: plainText(100).optional().describe("Windows time zone id, e.g. GMT Standard Time"),
+  username: plainText(200).optional().describe("Login name, unique in 2SMS"),
+  adminUser: z.boolean().optional().describe("true: account administrator"),
+  preferences: z.number().int().min(0).max(2_147_483_647).optional().describe("2SMS preferences bit field"),
   pin: z
     .string()
     .regex(/^\d{4,12}$/, "must be 4 to 12 digits")
     .nullable()
     .optional()
-    .describe(
-      "Two-factor security PIN; null means a random PIN at each login. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed",
-    ),
-  password: z
-    .string()
-    .min(8)
-    .max(256)
-    .optional()
-    .describe("New password. Refused unless USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed"),
+    .describe("Two-factor PIN; null: a random PIN at each login"),
+  password: z.string().min(8).max(256).optional().describe("New password"),
 });
 
 const readOnlyReason = (name: string) =>
@@ -71,13 +58,9 @@ const readOnlyReason = (name: string) =>
 export const updateGdpr = defineWriteTool("update_gdpr", {
   title: "Update a 2SMS user (GDPR record)",
   description: [
-    "Updates a 2SMS user through the GDPR endpoint (POST api/v1/UserAdminAPI/UserUpdateGDPR/{id}): display name,",
-    "email, enabled, language, mobile phone, time zone, username, admin flag, preferences. The endpoint replaces",
-    "the whole user, so this tool reads the user first and sends the current record with only your fields",
-    "changed; nothing else is blanked. The result lists each change before and after, and the GDPR state 2SMS",
-    "reports (read-only). dryRun: true previews and returns a previewToken. Email, phone, username, admin and",
-    "disabling changes may ask the person to confirm. PIN and password changes are refused unless the server",
-    "allows credential changes. Read a user with get_gdpr_user.",
+    "Updates a 2SMS user (POST api/v1/UserAdminAPI/UserUpdateGDPR/{id}). The endpoint replaces the whole user,",
+    "so the tool reads it first and changes only the fields you pass. Returns each change before and after, and",
+    "the GDPR state. dryRun: true previews. Read a user with get_gdpr_user.",
   ].join(" "),
   input,
   view: {

@@ -12,15 +12,10 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 const NOT_READABLE = "(not readable: LeadConnector does not return this field)";
 
 const id = plainText(100);
-const scopeList = (what: string) =>
-  listField(plainText(200), plainText(200), 500)
-    .optional()
-    .describe(
-      `The user's ${what}, names such as contacts.write. An array REPLACES the stored list ([] disables all); {"add": [...], "remove": [...]} edits it`,
-    );
+const scopeList = (what: string) => listField(plainText(200), plainText(200), 500).optional().describe(what);
 
-// Flags as a map, with the known names in the description: 33 explicit properties would cost the
-// model three times the bytes to read, for no more guidance.
+// Flags as a map: 33 explicit properties would cost the model three times the bytes to read. The known
+// names are not listed either: get_user shows the user's flags, and an unknown one is sent with a warning.
 const permissions = z
   .record(z.string(), z.boolean())
   .superRefine((flags, ctx) => {
@@ -29,46 +24,35 @@ const permissions = z
         ctx.addIssue({ code: "custom", path: [flag], message: "not a flag name: use letters, digits and _ (such as contactsEnabled)" });
   })
   .optional()
-  .describe(
-    `Permission flags to set, name → true/false; only the flags you pass change. Known: ${PERMISSION_FLAGS.join(", ")} (others are sent with a warning)`,
-  );
+  .describe("Flags as get_user names them → true/false");
 
 const input = z.strictObject({
-  userId: id.describe("LeadConnector user id (e.g. 0IHuJvc2ofPAAA8GzTRi)"),
-  firstName: plainText(100).optional().describe("New first name"),
-  lastName: plainText(100).optional().describe("New last name"),
-  password: z
-    .string()
-    .min(8)
-    .max(256)
-    .optional()
-    .describe("New password. Refused unless the server runs with USERS_MCP_ALLOW_CREDENTIAL_CHANGES=true; never echoed back"),
+  userId: id.describe("The user's id"),
+  firstName: plainText(100).optional().describe("First name"),
+  lastName: plainText(100).optional().describe("Last name"),
+  password: z.string().min(8).max(256).optional().describe("New password"),
   phone: z
     .string()
     .trim()
     .regex(/^\+?[\d\s().-]{7,25}$/, "must be a phone number such as +18832327657")
     .optional()
-    .describe("Phone number, E.164 preferred (+18832327657)"),
-  type: z.enum(["account", "agency"]).optional().describe("User type: account (sub-account user) or agency"),
-  role: z.enum(["admin", "user"]).optional().describe("Role: admin or user"),
-  companyId: id.optional().describe("Company (agency) id; required by LeadConnector for agency-level changes"),
-  locationIds: listField(id, id, 500)
-    .optional()
-    .describe('Sub-account (location) ids the user can access. An array REPLACES them; {"add": [...], "remove": [...]} edits them'),
+    .describe("Phone number"),
+  type: z.enum(["account", "agency"]).optional().describe("User type"),
+  role: z.enum(["admin", "user"]).optional().describe("User role"),
+  companyId: id.optional().describe("Company (agency) id"),
+  locationIds: listField(id, id, 500).optional().describe("Sub-account ids"),
   permissions,
-  scopes: scopeList("enabled scopes"),
-  scopesAssignedToOnly: scopeList("scopes limited to assigned data"),
+  scopes: scopeList("Enabled scopes, e.g. contacts.write"),
+  scopesAssignedToOnly: scopeList("Scopes on assigned data only"),
   profilePhoto: z
     .url({ protocol: /^https$/, error: "must be an https URL" })
     .max(2048)
     .optional()
-    .describe("URL of the profile photo (https)"),
+    .describe("Profile photo URL"),
   twilioPhone: z
     .record(id, z.union([z.string().regex(E164, "must be an E.164 number such as +18832327657"), z.literal("")]))
     .optional()
-    .describe(
-      'DESTRUCTIVE: REPLACES the map of inbound Twilio numbers, location id → E.164. Locations left out lose their number; {} clears all; "" clears one. It cannot be read back',
-    ),
+    .describe('REPLACES all: location id → Twilio number; "" clears one'),
   platformLanguage: z.enum(PLATFORM_LANGUAGES).optional().describe("Interface language"),
 });
 
@@ -111,13 +95,8 @@ const CURRENT: Record<Field, ((u: LcUser) => unknown) | undefined> = {
 export const updateUser = defineWriteTool("update_user", {
   title: "Update a LeadConnector (HighLevel) user",
   description: [
-    "Changes a LeadConnector / HighLevel user (PUT /users/{userId}): name, phone, type and role, sub-account",
-    "access, permissions, scopes, profile photo, inbound Twilio numbers, interface language. Only the fields you",
-    "pass are sent. It reads the user first and returns each changed field before and after; dryRun: true",
-    "previews and returns a previewToken. Careful: twilioPhone, scopes, scopesAssignedToOnly and locationIds",
-    'REPLACE the stored values when given as arrays; {"add", "remove"} edits the lists instead. Role, access and',
-    "permission changes may ask the person to confirm. Email cannot be changed through this API. Passwords are",
-    "refused unless the server allows credential changes. Find users and ids with search_users; read one with get_user.",
+    "Changes a LeadConnector (HighLevel) user; only the fields you pass change. An array REPLACES a list;",
+    '{"add", "remove"} edits it. Find users with search_users.',
   ].join(" "),
   input,
   view: { user: UserOut.describe("The user after the call (for a dry run: as it is now)") },

@@ -15,7 +15,7 @@ import type { Logger } from "../kernel/log.js";
 import type { HostAnswer } from "../mcp/answers.js";
 import { keepReservedKeys } from "../mcp/arguments.js";
 import { type QuestionChannel, whyCannotAsk } from "../mcp/confirmers.js";
-import { createRuntime, type Runtime } from "../mcp/runtime.js";
+import { createRuntime, type Runtime, type RuntimeState } from "../mcp/runtime.js";
 import { createServer } from "../mcp/server.js";
 import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
 import { isConfigured, PROVIDER_NAMES } from "../settings/providers.js";
@@ -189,14 +189,15 @@ class Endpoint {
       void caller.clients.close();
     }
     seen.tenant = tenant;
-    let states: Awaited<ReturnType<Runtime["keys"]>>["confirmStates"];
+    const state = await this.runtime.state();
+    let states: Awaited<ReturnType<RuntimeState["keys"]>>["confirmStates"];
     try {
-      states = (await this.runtime.keys()).confirmStates;
+      states = (await state.keys()).confirmStates;
     } catch (err) {
       res.setHeader("retry-after", "5");
       return rpcError(res, 503, `Service unavailable: the answer cannot be checked right now (${(err as Error).message})`);
     }
-    const problem = await this.runtime.questions.deliver(states, message.id, { tenant, actor: grant?.actor }, hostAnswer(message));
+    const problem = await state.questions.deliver(states, message.id, { tenant, actor: grant?.actor }, hostAnswer(message));
     if (problem) return reply(res, 400, { jsonrpc: "2.0", error: { code: -32600, message: `Refused: ${problem}.` }, id: null });
     res.writeHead(202).end();
   }
@@ -211,7 +212,7 @@ class Endpoint {
     else if (!this.configured) reply(res, 503, { status: "not configured: no provider has credentials" });
     else {
       // Reads are still served while the database is down: ready, but degraded (writes are refused).
-      const down = this.runtime.database?.unavailable;
+      const down = this.runtime.loaded?.database?.unavailable;
       if (down !== this.databaseProblem) {
         if (down) this.logger.warn("readiness: degraded, the database is unreachable", { reason: down });
         this.databaseProblem = down;

@@ -1,29 +1,34 @@
+import { StdioServerTransport, serveStdio as serve } from "@modelcontextprotocol/server/stdio";
+import type { Clients } from "../client/index.js";
 import type { Logger } from "../kernel/log.js";
+import { keepingReservedKeys } from "../mcp/reserved-keys.js";
+import { createRuntime } from "../mcp/runtime.js";
+import { createServer } from "../mcp/server.js";
 import type { Config } from "../settings/config.js";
 
 /**
  * The local mode: one MCP server on stdin/stdout for as long as the host keeps the pipe open. On
  * SIGTERM, SIGINT or a closed stdin, calls under way are stopped and answer before the transport
  * closes; the process exits within 2 s whatever happens.
+ *
+ * This module and what it imports statically are the start-up path (one chunk beside the entry, see
+ * rolldown.config.mjs): the upstream clients, the call path and the state calls share load with the
+ * first tool call.
  */
 export async function serveStdio(config: Config, logger: Logger, ready: string, cleanup: () => Promise<void>): Promise<void> {
-  const [{ createRuntime }, { createServer }, { keepingReservedKeys }, { createClients }, { serveStdio: serve, StdioServerTransport }] =
-    await Promise.all([
-      import("../mcp/runtime.js"),
-      import("../mcp/server.js"),
-      import("../mcp/arguments.js"),
-      import("../client/index.js"),
-      import("@modelcontextprotocol/server/stdio"),
-    ]);
   const runtime = createRuntime(config, logger);
-  void runtime.start(); // the database (if any) connects while the host initializes
-  const clients = createClients(config);
+  void runtime.start(); // a database (if any) connects while the host initializes
+  let clients: Promise<Clients> | undefined;
+  const loadClients = () => {
+    clients ??= import("../client/index.js").then(({ createClients }) => createClients(config));
+    return clients;
+  };
   const stopping = new AbortController();
   // One server per connection, pinned to the protocol generation the host opens with: a
   // `server/discover` probe (MCP 2026-07-28) or `initialize` (2025).
   const factory = ({ era }: { era: "legacy" | "modern" }) => {
     if (era === "modern") logger.debug("protocol 2026-07-28 (server/discover)");
-    return createServer({ runtime, clients, shutdown: stopping.signal });
+    return createServer({ runtime, clients: loadClients, shutdown: stopping.signal });
   };
   let handle: { close(): Promise<void> } | undefined;
 
@@ -40,7 +45,7 @@ export async function serveStdio(config: Config, logger: Logger, ready: string, 
     // The SDK writes a handler's response in a promise continuation after the handler returns; let it run.
     await new Promise((r) => setImmediate(r));
     await handle?.close().catch(() => {});
-    await Promise.allSettled([clients.close(), runtime.close(), cleanup()]);
+    await Promise.allSettled([clients?.then((c) => c.close()), runtime.close(), cleanup()]);
     process.exit(code);
   };
   process.stdin.on("end", () => void shutdown("stdin closed"));

@@ -23,6 +23,9 @@ import { bindingHash, type PreviewTokens, requestHash } from "./preview.js";
  */
 
 /** What the write path and a contract's steps are given: settings, the upstream clients, the logger, the caller, the services. */
+/** What reading a record needs: settings, the upstream clients, the logger. */
+export type ReadDeps = Pick<WriteDeps, "config" | "clients" | "logger">;
+
 export interface WriteDeps {
   config: Config;
   clients: Clients;
@@ -77,7 +80,8 @@ export interface WritePlan<Rec> {
 export interface WriteContract<Args, Rec> {
   /** The record this call writes, known before anything is read: the credential's account and the record's id. */
   target(args: Args, deps: WriteDeps): { account: string; id: string };
-  read(ctx: CallContext, args: Args, deps: WriteDeps): Promise<Rec>;
+  /** Reads the record; needs only settings and clients, so that reconcile can read one outside a call. */
+  read(ctx: CallContext, args: Args, deps: ReadDeps): Promise<Rec>;
   /** Merge and diff; throws InputError for what cannot be sent. */
   plan(args: Args, current: Rec, deps: WriteDeps): WritePlan<Rec>;
   /** Who the record belongs to, in words for the person asked to confirm ("Dana Reyes"). */
@@ -108,6 +112,8 @@ export interface RevertibleWrite {
   tool: string;
   provider: Provider;
   contract: WriteContract<unknown, unknown>;
+  /** What the tool's input schema refuses in these arguments (as a direct call would be refused); empty when none. */
+  refusals(args: unknown): string[];
 }
 
 /** What an undo adds to the write path: the audit id it undoes, and the tool to record it under. */
@@ -161,18 +167,13 @@ export async function executeWrite<Args, Rec>(
   const seenAtPreview = previewToken !== undefined ? services.previews.check(previewToken, tool, key, run.request) : undefined;
   // A dry run only reads: it does not queue behind writes. Its token catches any write it raced.
   if (dryRun) return preview(run);
-  let done: () => void;
-  try {
-    done = await services.queues.turn(key, ctx.signal);
-  } catch (err) {
-    if (err instanceof RefusalError) throw err; // the database that serializes writes across replicas is down
-    throw queueStopped(ctx, provider, tool);
-  }
-  try {
-    return await commit(run, seenAtPreview);
-  } finally {
-    done();
-  }
+  // A database that serializes writes across replicas and cannot (busy, down) refuses in its own words.
+  return services.queues.hold(
+    key,
+    ctx,
+    () => commit(run, seenAtPreview),
+    (err) => (err instanceof RefusalError ? err : queueStopped(ctx, provider, tool)),
+  );
 }
 
 /**
