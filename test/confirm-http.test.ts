@@ -158,7 +158,7 @@ describe("--http, an MCP 2025 client (SDK 1.32.2) that declares form elicitation
       expect(asked[0]?.params.message).toBe("Withdraw SMS consent for Avery Quinn on Leadping?\nacceptedSms: true → false");
       expect(asked[0]?.params).toMatchObject({ mode: "form", requestedSchema: { properties: { confirm: { type: "boolean" } } } });
       // The server's request id is unguessable (sealed, not a counter).
-      expect(String(asked[0]?.id)).toMatch(/^cs1\.[\w-]{60,}$/);
+      expect(String(asked[0]?.id)).toMatch(/^cs2\.[\w-]{60,}$/);
       expect(upstreamWrites()).toBe(1);
 
       // The same answer again: refused, nothing changes.
@@ -166,7 +166,7 @@ describe("--http, an MCP 2025 client (SDK 1.32.2) that declares form elicitation
       expect(replay.status).toBe(400);
       expect(((await replay.json()) as { error: { message: string } }).error.message).toMatch(/answered already.*Nothing was changed/);
       // An id this server never issued: refused.
-      for (const forged of ["cs1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, 1, "1"]) {
+      for (const forged of ["cs2.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, 1, "1"]) {
         const r = await answerPost(s.url, forged, { action: "accept", content: { confirm: true } });
         expect(r.status, String(forged)).toBe(400);
         expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/unknown or expired id/);

@@ -211,7 +211,7 @@ describe("a preview binds the write to what was seen", () => {
   it("a dry run returns a token; the same change with it is written", async () => {
     const dry = await h.call("update_gdpr", { userId: GDPR_USER, displayName: "Priya S.", dryRun: true });
     const token = out(dry).previewToken as string;
-    expect(token).toMatch(/^pv1\./);
+    expect(token).toMatch(/^pv2\./);
     expect(out(dry)).toMatchObject({ applied: false, dryRun: true, confirmation: "not_asked" });
     const write = await h.call("update_gdpr", { userId: GDPR_USER, displayName: "Priya S.", previewToken: token });
     expect(write.isError, h.text(write)).toBeFalsy();

@@ -47,14 +47,17 @@ export class QuestionBoard {
   /** A new question: its id (to send as the request's id), the answer when it comes, and `close` when done waiting. */
   async open(states: ConfirmStates, caller: Caller, ttlMs: number): Promise<{ id: string; answer: Promise<HostAnswer>; close(): void }> {
     if (this.database) await this.listen();
-    const id = states.seal({ t: QUESTION, k: "", r: "", c: "", s: {}, te: caller.tenant, a: caller.actor?.sub }, ttlMs);
+    const id = states.seal(
+      { tool: QUESTION, record: "", request: "", change: "", seen: {}, tenant: caller.tenant, actor: caller.actor?.sub },
+      ttlMs,
+    );
     const claims = states.open(id) as ConfirmClaims;
     let resolve: (answer: HostAnswer) => void = () => {};
     const answer = new Promise<HostAnswer>((r) => {
       resolve = r;
     });
-    this.waiting.set(claims.n, resolve);
-    return { id, answer, close: () => this.waiting.delete(claims.n) };
+    this.waiting.set(claims.nonce, resolve);
+    return { id, answer, close: () => this.waiting.delete(claims.nonce) };
   }
 
   /**
@@ -63,25 +66,25 @@ export class QuestionBoard {
    */
   async deliver(states: ConfirmStates, id: unknown, caller: Caller, answer: HostAnswer): Promise<string | undefined> {
     const claims = typeof id === "string" ? states.open(id) : "malformed";
-    if (typeof claims === "string" || claims.t !== QUESTION)
+    if (typeof claims === "string" || claims.tool !== QUESTION)
       return "this is no answer to a question this server is asking (unknown or expired id); nothing was changed";
-    if (claims.te !== caller.tenant || claims.a !== caller.actor?.sub)
+    if (claims.tenant !== caller.tenant || claims.actor !== caller.actor?.sub)
       return "this question was asked to another caller; its answer must come with that caller's credentials. Nothing was changed";
     try {
       if (!(await states.spend(claims))) return "this question was answered already; an answer counts once. Nothing was changed";
     } catch (err) {
       return `the answer cannot be recorded right now (${(err as Error).message}); nothing was changed`;
     }
-    const here = this.waiting.get(claims.n);
+    const here = this.waiting.get(claims.nonce);
     if (here) {
-      this.waiting.delete(claims.n);
+      this.waiting.delete(claims.nonce);
       here(answer);
       return undefined;
     }
     if (!this.database)
       return "no question with this id is waiting on this server: the answer must reach the replica that asked (sticky sessions), unless replicas share USERS_MCP_DATABASE_URL. Nothing was changed";
     try {
-      await this.database.query("SELECT pg_notify($1, $2)", [CHANNEL, JSON.stringify({ n: claims.n, answer })]);
+      await this.database.query("SELECT pg_notify($1, $2)", [CHANNEL, JSON.stringify({ nonce: claims.nonce, answer })]);
       return undefined;
     } catch (err) {
       return `the answer cannot be passed to the replica that asked right now (${(err as Error).message}); nothing was changed`;
@@ -110,10 +113,10 @@ export class QuestionBoard {
     client.on("notification", (m) => {
       if (m.channel !== CHANNEL || !m.payload) return;
       try {
-        const { n, answer } = JSON.parse(m.payload) as { n?: unknown; answer?: HostAnswer };
-        const waiting = typeof n === "string" ? this.waiting.get(n) : undefined;
+        const { nonce, answer } = JSON.parse(m.payload) as { nonce?: unknown; answer?: HostAnswer };
+        const waiting = typeof nonce === "string" ? this.waiting.get(nonce) : undefined;
         if (waiting && answer !== undefined) {
-          this.waiting.delete(n as string);
+          this.waiting.delete(nonce as string);
           waiting(answer);
         }
       } catch {

@@ -82,11 +82,11 @@ export function roundsConfirmer(ctx: ServerContext, states: ConfirmStates, confi
       if (claims === "expired")
         return `Refused: the person's answer came too late; a confirmation is good for ${Math.round(Math.min(config.confirm.timeoutMs, MAX_CONFIRM_STATE_MS) / 1000)} s (USERS_MCP_CONFIRM_TIMEOUT_MS, at most 15 minutes). ${again}`;
       if (
-        claims.t !== call.tool ||
-        claims.k !== call.key ||
-        claims.r !== call.request ||
-        claims.te !== caller.tenant ||
-        claims.a !== caller.actor?.sub
+        claims.tool !== call.tool ||
+        claims.record !== call.key ||
+        claims.request !== call.request ||
+        claims.tenant !== caller.tenant ||
+        claims.actor !== caller.actor?.sub
       )
         return `Refused: the requestState of this retry was issued for a different call (another tool, record, change or caller). ${again}`;
       if (states.isSpent(claims)) return answeredAlready(call.tool);
@@ -97,18 +97,18 @@ export function roundsConfirmer(ctx: ServerContext, states: ConfirmStates, confi
       const answer = opened ? answerIn(ctx) : "missing";
       if (!opened || answer === "missing") {
         const claims = {
-          t: question.call.tool,
-          k: question.call.key,
-          r: question.call.request,
-          c: question.change,
-          s: question.seen,
-          te: caller.tenant,
-          a: caller.actor?.sub,
+          tool: question.call.tool,
+          record: question.call.key,
+          request: question.call.request,
+          change: question.change,
+          seen: question.seen,
+          tenant: caller.tenant,
+          actor: caller.actor?.sub,
         };
         return { kind: "asking", pending: new PendingQuestion(question.message, states.seal(claims, config.confirm.timeoutMs)) };
       }
       if (!(await states.spend(opened))) return { kind: "refused", message: answeredAlready(question.call.tool) };
-      return { kind: "answered", confirmation: answer, asked: { seen: opened.s ?? {}, change: opened.c } };
+      return { kind: "answered", confirmation: answer, asked: { seen: opened.seen ?? {}, change: opened.change } };
     },
   };
 }

@@ -6,29 +6,30 @@ export const MAX_CONFIRM_STATE_MS = 15 * 60_000;
 /** What a sealed confirmation binds: the call, the record, the change, what was seen, and when it ends. */
 export interface ConfirmClaims {
   /** The tool called. */
-  t: string;
+  tool: string;
   /** The record: provider, the credential's account, the record's id. */
-  k: string;
+  record: string;
   /** Hash of the change requested (the call's own arguments). */
-  r: string;
+  request: string;
   /** Hash of the planned change, field by field, before and after. */
-  c: string;
+  change: string;
   /** The values the first leg read, field by field: a record that moved since is a Conflict. */
-  s: Record<string, unknown>;
+  seen: Record<string, unknown>;
   /** The caller's tenant in caller-credentials mode: another caller's state is foreign. */
-  te?: string | undefined;
+  tenant?: string | undefined;
   /** Who signed in (OAuth `sub`): another person's state is foreign. */
-  a?: string | undefined;
+  actor?: string | undefined;
   /** Expiry, epoch ms. */
-  x: number;
+  expires: number;
   /** One per question: an accepted answer writes once. */
-  n: string;
+  nonce: string;
 }
 
 /** Why a requestState was refused, in words for the agent. */
 export type StateProblem = "malformed" | "foreign" | "expired";
 
-const PREFIX = "cs1";
+/** Version of the sealed form: a state sealed under another version is not one this server issued. */
+const PREFIX = "cs2";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -59,8 +60,12 @@ export class ConfirmStates {
     this.key = Buffer.from(hkdfSync("sha256", ikm, Buffer.alloc(0), "users-mcp/requestState/v1", 32));
   }
 
-  seal(claims: Omit<ConfirmClaims, "n" | "x">, ttlMs: number, now = Date.now()): string {
-    const full: ConfirmClaims = { ...claims, x: now + Math.min(ttlMs, MAX_CONFIRM_STATE_MS), n: randomBytes(12).toString("base64url") };
+  seal(claims: Omit<ConfirmClaims, "nonce" | "expires">, ttlMs: number, now = Date.now()): string {
+    const full: ConfirmClaims = {
+      ...claims,
+      expires: now + Math.min(ttlMs, MAX_CONFIRM_STATE_MS),
+      nonce: randomBytes(12).toString("base64url"),
+    };
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);
     cipher.setAAD(Buffer.from(PREFIX));
@@ -83,20 +88,20 @@ export class ConfirmStates {
     } catch {
       return "foreign"; // altered, or sealed under another key (another server, or this one before a restart)
     }
-    if (typeof claims.x !== "number" || now > claims.x) return "expired";
+    if (typeof claims.expires !== "number" || now > claims.expires) return "expired";
     return claims;
   }
 
   /** Whether this state was answered already in this process (a replay). */
   isSpent(claims: ConfirmClaims): boolean {
-    return this.spent.has(claims.n);
+    return this.spent.has(claims.nonce);
   }
 
   /** Marks a state answered, here and in the shared database if any; false when it was answered already (a replay). */
   async spend(claims: ConfirmClaims, now = Date.now()): Promise<boolean> {
-    if (this.spent.size > 1_000) for (const [n, x] of this.spent) if (x < now) this.spent.delete(n);
-    if (this.spent.has(claims.n)) return false;
-    this.spent.set(claims.n, claims.x);
-    return this.remember ? this.remember(claims.n, claims.x) : true;
+    if (this.spent.size > 1_000) for (const [nonce, expires] of this.spent) if (expires < now) this.spent.delete(nonce);
+    if (this.spent.has(claims.nonce)) return false;
+    this.spent.set(claims.nonce, claims.expires);
+    return this.remember ? this.remember(claims.nonce, claims.expires) : true;
   }
 }

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { type Actor, type AuditOutcome, type AuditRecord, type AuditSink, type Confirmation, newAuditId } from "../audit/log.js";
 import type { CallContext } from "../client/call-context.js";
 import { type Provider, UpstreamError } from "../client/errors.js";
@@ -10,7 +9,7 @@ import { labelOf } from "../settings/providers.js";
 import { type Answer, type Confirmer, PendingQuestion, type Question } from "./confirm.js";
 import { type Change, canonical } from "./diff.js";
 import type { RecordTurns } from "./lock.js";
-import { type PreviewTokens, requestHash } from "./preview.js";
+import { bindingHash, type PreviewTokens, requestHash } from "./preview.js";
 
 /**
  * The one write path. Every write tool runs the same steps, here:
@@ -368,7 +367,8 @@ async function confirm<Args, Rec>(run: Run<Args, Rec>, plan: WritePlan<Rec>, cur
   }
 }
 
-const changeHash = (changed: Change[]) => createHash("sha256").update(canonical(changed)).digest("base64url").slice(0, 22);
+/** Hash of the planned change, field by field, before and after: what a confirmation question was asked about. */
+const changeHash = (changed: Change[]) => bindingHash(changed);
 
 /** Fail closed: the intent is on record before the upstream is touched; then send, verify, record the outcome. */
 async function write<Args, Rec>(

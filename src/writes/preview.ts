@@ -7,22 +7,31 @@ export const PREVIEW_TTL_MS = 15 * 60_000;
 
 interface Claims {
   /** Tool name. */
-  t: string;
+  tool: string;
   /** Record key (provider, credential account, record id). */
-  k: string;
+  record: string;
   /** Hash of the change requested (the arguments without dryRun and previewToken). */
-  r: string;
+  request: string;
   /** The values the preview read, field by field. */
-  s: Record<string, unknown>;
+  seen: Record<string, unknown>;
   /** Expiry, epoch ms. */
-  x: number;
+  expires: number;
 }
 
-const PREFIX = "pv1";
+/** Version of the token form: a token of another version is malformed to this server. */
+const PREFIX = "pv2";
+
+/**
+ * The one recipe for the hashes a preview or a confirmation binds: SHA-256 of the canonical JSON, 22
+ * base64url characters (132 bits). Equal values hash the same whatever the order of their keys.
+ */
+export function bindingHash(value: unknown): string {
+  return createHash("sha256").update(canonical(value)).digest("base64url").slice(0, 22);
+}
 
 /** Hash of a call's change request (its arguments without dryRun and previewToken): the same change hashes the same. */
 export function requestHash(change: Record<string, unknown>): string {
-  return createHash("sha256").update(canonical(change)).digest("base64url").slice(0, 22);
+  return bindingHash(change);
 }
 
 /**
@@ -40,7 +49,7 @@ export class PreviewTokens {
   }
 
   issue(tool: string, record: string, request: string, seen: Record<string, unknown>, now = Date.now()): string {
-    const claims: Claims = { t: tool, k: record, r: request, s: seen, x: now + PREVIEW_TTL_MS };
+    const claims: Claims = { tool, record, request, seen, expires: now + PREVIEW_TTL_MS };
     const body = Buffer.from(JSON.stringify(claims)).toString("base64url");
     return `${PREFIX}.${body}.${this.sign(body)}`;
   }
@@ -66,17 +75,18 @@ export class PreviewTokens {
     } catch {
       return refuse("malformed: pass the previewToken exactly as the dry run returned it");
     }
-    if (typeof claims.x !== "number" || now > claims.x) {
-      const ago = Math.max(1, Math.round((now - (claims.x ?? 0)) / 60_000));
+    if (typeof claims.expires !== "number" || now > claims.expires) {
+      const ago = Math.max(1, Math.round((now - (claims.expires ?? 0)) / 60_000));
       refuse(`expired ${ago} minute(s) ago (a preview is good for 15 minutes): preview again with dryRun: true`);
     }
-    if (claims.t !== tool) refuse(`issued by ${claims.t}, not ${tool}: preview this change with ${tool} and dryRun: true`);
-    if (claims.k !== record) refuse("issued for another record (or another account's credentials): preview this record with dryRun: true");
-    if (claims.r !== request)
+    if (claims.tool !== tool) refuse(`issued by ${claims.tool}, not ${tool}: preview this change with ${tool} and dryRun: true`);
+    if (claims.record !== record)
+      refuse("issued for another record (or another account's credentials): preview this record with dryRun: true");
+    if (claims.request !== request)
       refuse(
         "issued for a different change: these arguments are not the ones previewed. Send exactly the previewed arguments with it, or preview this change with dryRun: true",
       );
-    return claims.s ?? {};
+    return claims.seen ?? {};
   }
 
   private sign(body: string): string {
