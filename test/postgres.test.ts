@@ -1,5 +1,8 @@
 // @module-tag slow: a real PostgreSQL (installed by scripts/ensure-postgres.mjs when missing)
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module shared with the bench, without types
@@ -355,6 +358,67 @@ describe("reconcile after a crash", () => {
     // A second reconcile finds nothing left to settle.
     expect((await cli(["audit", "--reconcile"], url, quick)).stdout).toMatch(/Reconcile: 0 applied, 0 not applied, 0 still unknown/);
   }, 180_000);
+});
+
+describe("reconcile at start", () => {
+  /** Starts a server, lets one write reach the upstream (which applies it), and kills the server before it hears back. */
+  async function killedMidWrite(start: () => Promise<Remote>, firstName: string): Promise<void> {
+    const a = await start();
+    sandbox.fault({ provider: "leadconnector", method: "PUT", kind: "hang" });
+    const pending = call(a, "update_user", { userId: LC_USER, firstName }).catch(() => undefined);
+    await until(() => sandbox.requestsTo("leadconnector", "PUT").some((r) => r.body.includes(firstName)), "the write upstream");
+    a.child.kill("SIGKILL");
+    await pending;
+    sandbox.clearFaults();
+    lcUser().firstName = firstName; // what the upstream did with the request the server never heard back from
+    // Older than the deadline (8 s) and its grace (3 s), as a crash leaves it for the next start.
+    await new Promise((r) => setTimeout(r, 12_000));
+  }
+  const quick = { USERS_MCP_TIMEOUT_MS: "8000" };
+
+  it("PostgreSQL: a write killed between intent and outcome is settled when a server starts again, with no --reconcile", async () => {
+    const url = pg.database("atstart");
+    await killedMidWrite(() => serve(url, quick), "Samwise");
+    expect(rows("atstart", "SELECT string_agg(phase, ',' ORDER BY seq) FROM users_mcp_audit")).toBe("intent");
+    await serve(url, quick); // nothing else: the server settles it in the background after start
+    const outcome = () =>
+      rows("atstart", "SELECT string_agg(outcome || ':' || (record->>'reconciled'), ',') FROM users_mcp_audit WHERE phase = 'outcome'");
+    await until(() => outcome() !== "", "the reconciled outcome");
+    expect(outcome()).toBe("applied:true");
+    expect(rows("atstart", "SELECT count(*) FROM users_mcp_audit WHERE phase = 'intent'")).toBe("1");
+    lcUser().firstName = "Sam";
+  }, 120_000);
+
+  it("the audit file: a write killed between intent and outcome is settled when the server starts again, with no --reconcile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reconcile-at-start-"));
+    const log = join(dir, "audit.jsonl");
+    const fileEnv = sandboxEnv(sandbox, {
+      ...isolatedEnv(),
+      USERS_MCP_AUDIT_LOG: log,
+      USERS_MCP_HTTP_TOKEN: "a-token-for-these-tests-0123",
+      ...quick,
+    });
+    const start = async () => {
+      const s = await startHttp(fileEnv);
+      servers.push(s);
+      return s;
+    };
+    await killedMidWrite(start, "Samantha");
+    const records = () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; phase: string; outcome?: string; reconciled?: boolean });
+    expect(records().map((r) => r.phase)).toEqual(["intent"]);
+    const started = Date.now();
+    await start(); // nothing else: the server settles it in the background a few seconds after start
+    await until(() => records().some((r) => r.phase === "outcome"), "the reconciled outcome");
+    process.stderr.write(`reconcile at start (audit file): settled ${Date.now() - started} ms after the start began\n`);
+    const [intent, outcome] = records();
+    expect(outcome).toMatchObject({ id: intent?.id, phase: "outcome", outcome: "applied", reconciled: true });
+    expect(records()).toHaveLength(2);
+    lcUser().firstName = "Sam";
+  }, 120_000);
 });
 
 async function until(ok: () => boolean, what: string, ms = 30_000): Promise<void> {

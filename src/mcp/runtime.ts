@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import type { Tool } from "@modelcontextprotocol/server";
+import type { Clients } from "../client/index.js";
 import { Gauge } from "../kernel/gauge.js";
 import type { Logger } from "../kernel/log.js";
 import type { Config } from "../settings/config.js";
@@ -38,8 +40,13 @@ export interface Runtime {
   readonly loaded: RuntimeState | undefined;
   /** Tool calls under way, so that a shutdown can wait for them to answer. */
   busy: Gauge;
-  /** With a database: makes the state, connects (migrating it) and keeps watching it; a database that is down only warns. */
-  start(): Promise<void>;
+  /**
+   * With a database: makes the state, connects (migrating it) and keeps watching it; a database that is down only warns.
+   * Given the upstream clients, then settles in the background the writes a crash left in doubt (reconcile, as
+   * `users-mcp audit --reconcile`): right after connecting with a database; with the audit file, with the first
+   * tool call or a few seconds after start, whichever comes first, so that initialize and tools/list load nothing more.
+   */
+  start(clients?: () => Clients | Promise<Clients>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,18 +55,54 @@ export interface RuntimeOptions {
   queuesOf?: Runtime;
 }
 
+/** With the audit file, reconcile starts this long after start-up unless a tool call has made the state before. */
+const FILE_RECONCILE_DELAY_MS = 3_000;
+
 export function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Runtime {
   const names = selectToolNames(config); // a configuration error surfaces at start-up, not at the first call
   let catalog: Promise<Catalog> | undefined;
   let listing: Promise<Tool[]> | undefined;
   let state: Promise<RuntimeState> | undefined;
   let loaded: RuntimeState | undefined;
+  let reconcileWith: (() => void) | undefined; // set by start(): settles the file store once the state is made
   const makeState = () => {
     state ??= Promise.all([import("./state.js"), options.queuesOf?.state()]).then(([{ createState }, shared]) => {
       loaded = createState(config, logger, shared?.queues);
       return loaded;
     });
+    if (reconcileWith) {
+      const run = reconcileWith;
+      reconcileWith = undefined;
+      void state.then(run, () => undefined);
+    }
     return state;
+  };
+  /** Settles the writes left in doubt, in the background; what it found is logged, an error only warns. */
+  const reconcileInBackground = (clients: () => Clients | Promise<Clients>) => {
+    void (async () => {
+      const { audit, database } = await makeState();
+      if (!audit) return undefined;
+      const [{ reconcile }, { REVERTIBLE }, pgStore, { unsettledInFile }] = await Promise.all([
+        import("../writes/reconcile.js"),
+        import("../tools/revert-write.js"),
+        import("../audit/pg.js"),
+        import("../audit/log.js"),
+      ]);
+      const deps = { config, clients: await clients(), logger };
+      if (database)
+        return pgStore.whileReconciling(database, () =>
+          reconcile({ intents: (b) => pgStore.unsettledIntents(database, b), audit }, REVERTIBLE, deps),
+        );
+      const path = config.auditLog;
+      return path ? reconcile({ intents: (b) => unsettledInFile(path, b), audit }, REVERTIBLE, deps) : undefined;
+    })().then(
+      (r) => {
+        if (r && r.applied + r.failed + r.unknown > 0)
+          logger.info(`reconcile: settled writes left in doubt: ${r.applied} applied, ${r.failed} not applied, ${r.unknown} undecided`);
+        for (const u of r?.undecided ?? []) logger.warn(`reconcile: write ${u.id} stays unknown: ${u.reason}`);
+      },
+      (err: unknown) => logger.warn(`reconcile: ${(err as Error).message}`),
+    );
   };
   return {
     config,
@@ -80,8 +123,18 @@ export function createRuntime(config: Config, logger: Logger, options: RuntimeOp
       return loaded;
     },
     busy: new Gauge(),
-    async start() {
-      if (!config.databaseUrl) return;
+    async start(clients) {
+      if (!config.databaseUrl) {
+        // The audit file: only when there is one to settle, and off the path to initialize and tools/list.
+        if (!clients || !config.auditLog || !existsSync(config.auditLog)) return;
+        const path = config.auditLog;
+        reconcileWith = () => reconcileInBackground(clients);
+        setTimeout(() => {
+          if (reconcileWith && existsSync(path)) void makeState();
+        }, FILE_RECONCILE_DELAY_MS).unref();
+        if (state) void makeState();
+        return;
+      }
       const { database } = await makeState();
       if (!database) return;
       database.watch();
@@ -90,7 +143,9 @@ export function createRuntime(config: Config, logger: Logger, options: RuntimeOp
         logger.info(`database: connected, schema version ${version}`);
       } catch (err) {
         logger.warn(`database: ${(err as Error).message}; reads are served, writes are refused until it is back`);
+        return;
       }
+      if (clients) reconcileInBackground(clients);
     },
     async close() {
       if (!state) return;

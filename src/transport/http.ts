@@ -383,7 +383,10 @@ export async function serveHttp(config: Config, logger: Logger): Promise<HttpHan
   if (problems.length) throw new ConfigError(problems);
   const h = config.http;
   const endpoint = new Endpoint(config, logger);
-  await endpoint.runtime.start();
+  // Writes a crash left in doubt are settled in the background (with the server's own credentials; each
+  // caller's own credentials are not known at start, so then `users-mcp audit --reconcile` does it).
+  const own = endpoint.serverClients;
+  await endpoint.runtime.start(own ? () => own : undefined);
   const httpServer = createHttpServer({ connectionsCheckingInterval: Math.min(1_000, h.headersTimeoutMs) }, (req, res) => {
     endpoint.handle(req, res).catch((err: unknown) => {
       logger.error("http: request failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

@@ -17,12 +17,13 @@ import type { Config } from "../settings/config.js";
  */
 export async function serveStdio(config: Config, logger: Logger, ready: string, cleanup: () => Promise<void>): Promise<void> {
   const runtime = createRuntime(config, logger);
-  void runtime.start(); // a database (if any) connects while the host initializes
   let clients: Promise<Clients> | undefined;
   const loadClients = () => {
     clients ??= import("../client/index.js").then(({ createClients }) => createClients(config));
     return clients;
   };
+  // A database (if any) connects while the host initializes; writes a crash left in doubt are then settled in the background.
+  void runtime.start(loadClients);
   const stopping = new AbortController();
   // One server per connection, pinned to the protocol generation the host opens with: a
   // `server/discover` probe (MCP 2026-07-28) or `initialize` (2025).
