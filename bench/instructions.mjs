@@ -78,7 +78,7 @@ async function measure(script) {
   );
   execFileSync("callgrind_control", ["--instr=off", String(transport.pid)], { stdio: "ignore" });
   await client.close();
-  for (let i = 0; i < 100 && !readdirSync(dir).some((f) => f.endsWith("-01")); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600 && !readdirSync(dir).some((f) => f.endsWith("-01")); i++) await new Promise((r) => setTimeout(r, 100));
   const main = readdirSync(dir).find((f) => f.endsWith("-01"));
   const totals = main ? /^totals: (\d+)/m.exec(readFileSync(path.join(dir, main), "utf8")) : null;
   rmSync(dir, { recursive: true, force: true });
