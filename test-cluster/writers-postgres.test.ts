@@ -24,7 +24,14 @@ async function burst(url: string, tag: string) {
   return { answers, p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
-const count = (pg: Pg, db: string, where: string) => pg.psql(`SELECT count(*) FROM users_mcp_audit WHERE ${where}`, db).stdout.trim();
+/** A count from the audit table; psql is retried while PostgreSQL turns it away (max_connections is low on purpose). */
+const count = async (pg: Pg, db: string, where: string) => {
+  for (let i = 0; ; i++) {
+    const r = pg.psql(`SELECT count(*) FROM users_mcp_audit WHERE ${where}`, db);
+    if ((r.status === 0 && r.stdout.trim()) || i >= 100) return r.stdout.trim();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+};
 
 describe("200 writers over three replicas behind round-robin HAProxy", () => {
   it("200 writes to 200 records, upstream answering in 200 ms: all applied, none refused", async () => {
@@ -42,8 +49,8 @@ describe("200 writers over three replicas behind round-robin HAProxy", () => {
     expect(refused).toEqual([]);
     expect(new Set(answers.map((a) => a.replica)).size).toBe(3);
     for (let i = 0; i < WRITERS; i++) expect(up.sandbox.state.leadconnector.user(recordId(i))?.firstName).toBe(`Writer${i}`);
-    expect(count(pg, "writers", "phase = 'outcome' AND outcome = 'applied'")).toBe(String(WRITERS));
-    expect(count(pg, "writers", "phase = 'intent'")).toBe(String(WRITERS));
+    expect(await count(pg, "writers", "phase = 'outcome' AND outcome = 'applied'")).toBe(String(WRITERS));
+    expect(await count(pg, "writers", "phase = 'intent'")).toBe(String(WRITERS));
   }, 240_000);
 
   it("with max_connections = 20: every write applied or told busy (never 'cannot be reached'), nothing half-done", async () => {
@@ -74,7 +81,9 @@ describe("200 writers over three replicas behind round-robin HAProxy", () => {
       const name = up.sandbox.state.leadconnector.user(recordId(i))?.firstName;
       expect(name).toBe(a?.isError ? `Person${i}` : `Crowd${i}`);
     }
-    expect(count(pg, "crowded", "phase = 'outcome' AND outcome = 'applied'")).toBe(String(applied.length));
-    expect(count(pg, "crowded", "phase = 'intent'")).toBe(String(applied.length));
+    // The replicas hold their pools' connections: stop them so the check's own psql gets in.
+    cluster.stop();
+    expect(await count(pg, "crowded", "phase = 'outcome' AND outcome = 'applied'")).toBe(String(applied.length));
+    expect(await count(pg, "crowded", "phase = 'intent'")).toBe(String(applied.length));
   }, 240_000);
 });
