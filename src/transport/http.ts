@@ -16,7 +16,7 @@ import type { HostAnswer } from "../mcp/answers.js";
 import { keepReservedKeys } from "../mcp/arguments.js";
 import { type QuestionChannel, whyCannotAsk } from "../mcp/confirmers.js";
 import { createRuntime, type Runtime, type RuntimeState } from "../mcp/runtime.js";
-import { createServer } from "../mcp/server.js";
+import { createServer, type LegacyHttp } from "../mcp/server.js";
 import { type Config, ConfigError, isLoopbackHost } from "../settings/config.js";
 import { isConfigured, PROVIDER_NAMES } from "../settings/providers.js";
 import { headerOf, reply, rpcError, sendResponse, webRequest } from "./bridge.js";
@@ -138,6 +138,11 @@ class Endpoint {
       actor: undefined,
       allows: undefined,
     };
+    return this.serverOf(caller);
+  }
+
+  /** The MCP server for one caller; a 2025 call adds the channel its questions go out on. */
+  private serverOf(caller: Caller, legacyHttp?: LegacyHttp) {
     return createServer({
       runtime: this.runtime,
       clients: caller.clients,
@@ -145,6 +150,7 @@ class Endpoint {
       tenant: caller.tenant,
       actor: caller.actor,
       allows: caller.allows,
+      legacyHttp,
     });
   }
 
@@ -317,15 +323,7 @@ class Endpoint {
       send: (m, relatedTo) => transport.send(m, { relatedRequestId: relatedTo }),
       idle: (waiting) => slot.idle(waiting),
     };
-    const server = createServer({
-      runtime: this.runtime,
-      clients: caller.clients,
-      shutdown: this.stopping.signal,
-      tenant: caller.tenant,
-      actor: caller.actor,
-      allows: caller.allows,
-      legacyHttp: { declared, channel },
-    });
+    const server = this.serverOf(caller, { declared, channel });
     res.once("close", () => {
       void transport.close();
       void server.close();
